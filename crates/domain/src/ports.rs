@@ -1,0 +1,353 @@
+//! The ports: every way the rules reach the outside world.
+//!
+//! Adapters implement these traits; services hold them as `Arc<dyn Port>`. With the `mocks`
+//! feature (and in this crate's tests) each trait has a mockall mock, `MockUserRepository` and
+//! so on, for testing code that uses the port.
+//!
+//! Contract words: MUST is required of every adapter; SHOULD is expected unless the
+//! technology cannot.
+
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use uuid::Uuid;
+
+use crate::audit::{AuditEvent, RequestContext};
+use crate::error::InfraError;
+use crate::mail::{OutgoingMail, QueuedMail};
+use crate::session::{AccessClaims, NewSession, SessionId};
+use crate::token::{GeneratedToken, NewOneTimeToken, TokenHash};
+use crate::user::{NewUser, Password, PasswordAttempt, PasswordHash, User, UserId, Username};
+
+/// The source of the current time.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait Clock: Send + Sync {
+    /// Now, in UTC, truncated to microseconds (the precision every store keeps).
+    fn now(&self) -> DateTime<Utc>;
+}
+
+fn to_micros(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.duration_trunc(Duration::microseconds(1)).unwrap_or(at)
+}
+
+/// The system's clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        to_micros(Utc::now())
+    }
+}
+
+/// A clock that moves only when told to: for tests of expiry rules.
+#[derive(Debug)]
+pub struct ManualClock(Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    /// A clock standing at `at`.
+    pub fn new(at: DateTime<Utc>) -> Self {
+        Self(Mutex::new(to_micros(at)))
+    }
+
+    /// Moves the clock forward (or back, with a negative duration).
+    pub fn advance(&self, by: Duration) {
+        let mut now = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *now += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// How a login names its account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginKey {
+    /// By email identity key ([`crate::user::Email::key`]).
+    Email(String),
+    /// By username identity key (lowercase).
+    Username(String),
+}
+
+/// A user with its password hash, for checking a login.
+#[derive(Debug, Clone)]
+pub struct StoredCredentials {
+    /// The account.
+    pub user: User,
+    /// Its hash; `None` when no password was ever set.
+    pub password_hash: Option<PasswordHash>,
+}
+
+/// What else happens, atomically, when a user is created.
+#[derive(Debug, Clone)]
+pub struct CreationEffects {
+    /// A one-time token to store (the confirmation token of a registration).
+    pub token: Option<NewOneTimeToken>,
+    /// A mail to queue in the outbox.
+    pub mail: Option<OutgoingMail>,
+    /// The audit event of the creation.
+    pub audit: AuditEvent,
+}
+
+/// Why a user could not be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateUserError {
+    /// Another account has the same email identity key.
+    #[error("email taken")]
+    EmailTaken,
+    /// Another account has the same username identity key.
+    #[error("username taken")]
+    UsernameTaken,
+    /// Another account has the same external id.
+    #[error("external id taken")]
+    ExternalIdTaken,
+    /// Storage failed.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+/// What a confirmation attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfirmOutcome {
+    /// The email is verified; the account as it now is.
+    Confirmed(User),
+    /// The token was known but expired (and has been consumed).
+    Expired,
+    /// No such token (never issued, already used, or wrong purpose).
+    Invalid,
+}
+
+/// Users and everything stored with them.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    /// The user with this id, in any status.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails.
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, InfraError>;
+
+    /// The account a login names, with its password hash, in any status.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails.
+    async fn find_for_login(&self, key: &LoginKey)
+    -> Result<Option<StoredCredentials>, InfraError>;
+
+    /// Whether any account (in any status) holds this username, case-insensitively.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails.
+    async fn username_exists(&self, username: &Username) -> Result<bool, InfraError>;
+
+    /// Whether an active account holds the ADMIN role.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails.
+    async fn active_admin_exists(&self) -> Result<bool, InfraError>;
+
+    /// Stores a new user with its roles, and its effects (token, outbox mail, audit event).
+    ///
+    /// MUST be one transaction: either everything is stored or nothing is. MUST enforce
+    /// uniqueness of email key, username key and external id across all accounts (any
+    /// status) even under concurrent calls, reporting which one clashed.
+    ///
+    /// # Errors
+    /// [`CreateUserError`] naming the clash, or the infrastructure failure.
+    async fn create(
+        &self,
+        user: NewUser,
+        effects: CreationEffects,
+    ) -> Result<User, CreateUserError>;
+
+    /// Consumes the email-confirmation token with this hash and applies
+    /// [`crate::token::decide_confirmation`] to it, recording the audit event of the outcome.
+    ///
+    /// MUST be one transaction, and MUST consume a token at most once even under concurrent
+    /// calls: of two simultaneous calls with one token, exactly one sees it.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails; nothing is changed then.
+    async fn confirm_email(
+        &self,
+        token: &TokenHash,
+        now: DateTime<Utc>,
+        ctx: &RequestContext,
+    ) -> Result<ConfirmOutcome, InfraError>;
+}
+
+/// Login sessions.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait SessionRepository: Send + Sync {
+    /// Records a successful login: stores the session, sets the user's `last_login_at` to the
+    /// session's start and increments `login_count`, and records `audit`. When `max_sessions`
+    /// is not zero, revokes the user's oldest live sessions beyond it.
+    ///
+    /// MUST be one transaction. Returns the user as updated.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails; nothing is changed then.
+    async fn start(
+        &self,
+        session: NewSession,
+        audit: AuditEvent,
+        max_sessions: u32,
+    ) -> Result<User, InfraError>;
+
+    /// The user behind a live session: the session exists, belongs to `user`, is not revoked
+    /// and has not reached its absolute end at `now`, and the user is active. `None` otherwise.
+    ///
+    /// SHOULD be a single indexed lookup: it runs on every authenticated request.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails.
+    async fn live_session_user(
+        &self,
+        session: SessionId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, InfraError>;
+}
+
+/// The audit log, for events that stand alone (a failed login changes nothing else).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Appends an event.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails.
+    async fn record(&self, event: AuditEvent) -> Result<(), InfraError>;
+}
+
+/// The mail outbox, as seen by the delivery worker. Mail enters it through the repository
+/// calls that cause it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    /// Claims up to `limit` messages that are due at `now` and not sent, leasing them until
+    /// `now + lease` so that no other worker claims them meanwhile.
+    ///
+    /// MUST NOT hand one message to two concurrent callers within its lease. A message whose
+    /// lease ran out (its worker died) MUST become claimable again.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails.
+    async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<QueuedMail>, InfraError>;
+
+    /// Marks a message sent; it is never claimed again. Its payload SHOULD be erased.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails.
+    async fn mark_sent(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), InfraError>;
+
+    /// Records a failed attempt: with `retry_at`, the message is due again then; without,
+    /// delivery is abandoned and the message kept, with `error`, for operators to see.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails.
+    async fn mark_failed(
+        &self,
+        id: Uuid,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<(), InfraError>;
+}
+
+/// Why a message was not delivered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    /// Worth retrying (connection refused, timeout, 4xx from SMTP).
+    #[error("transient delivery failure: {0}")]
+    Transient(String),
+    /// Retrying will not help (a 5xx rejection of the recipient, an unrenderable message).
+    #[error("permanent delivery failure: {0}")]
+    Permanent(String),
+}
+
+/// Renders and sends one message.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait MailSender: Send + Sync {
+    /// Delivers `mail` to its recipient.
+    ///
+    /// # Errors
+    /// [`DeliveryError`] saying whether a retry may help.
+    async fn send(&self, mail: &OutgoingMail) -> Result<(), DeliveryError>;
+}
+
+/// Password hashing. Implementations MUST NOT run the hash on an async worker thread.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait PasswordHasher: Send + Sync {
+    /// Hashes a new password.
+    ///
+    /// # Errors
+    /// [`InfraError`] when hashing fails.
+    async fn hash(&self, password: &Password) -> Result<PasswordHash, InfraError>;
+
+    /// Whether `attempt` matches `hash`. With `None` (unknown account, or no password set)
+    /// MUST spend the same time as a real verification and answer `false`, so timing tells
+    /// nothing about which accounts exist.
+    ///
+    /// # Errors
+    /// [`InfraError`] when verification cannot run.
+    async fn verify(
+        &self,
+        attempt: &PasswordAttempt,
+        hash: Option<&PasswordHash>,
+    ) -> Result<bool, InfraError>;
+}
+
+/// Why an access token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenRejected {
+    /// Malformed, wrongly signed, wrong algorithm, issuer or audience.
+    #[error("invalid token")]
+    Invalid,
+    /// Past its `exp`.
+    #[error("expired token")]
+    Expired,
+}
+
+/// Signed access tokens.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait AccessTokens: Send + Sync {
+    /// Encodes and signs claims.
+    ///
+    /// # Errors
+    /// [`InfraError`] when signing fails.
+    fn issue(&self, claims: &AccessClaims) -> Result<String, InfraError>;
+
+    /// Checks the signature (with a pinned algorithm), issuer and audience, and that `now` is
+    /// before `exp` with no leeway.
+    ///
+    /// # Errors
+    /// [`TokenRejected`] saying why.
+    fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, TokenRejected>;
+}
+
+/// Random secrets (one-time and refresh tokens) and their stored hashes.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait SecretTokens: Send + Sync {
+    /// A new secret of 32 random bytes, base64url without padding, and its hash.
+    fn generate(&self) -> GeneratedToken;
+    /// The hash a presented secret is looked up by.
+    fn hash(&self, raw: &str) -> TokenHash;
+}

@@ -1,0 +1,380 @@
+//! Registration, email confirmation and account bootstrap.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+
+use crate::audit::{Actor, AuditAction, AuditEvent, RequestContext};
+use crate::error::{Collector, FieldError, InfraError, ValidationErrors};
+use crate::mail::{MailKind, OutgoingMail};
+use crate::ports::{
+    Clock, ConfirmOutcome, CreateUserError, CreationEffects, PasswordHasher, SecretTokens,
+    UserRepository,
+};
+use crate::role::RoleName;
+use crate::token::{NewOneTimeToken, TokenPurpose};
+use crate::user::{Email, Name, NewUser, Password, Profile, User, UserId, UserStatus, Username};
+
+/// How many `-N` suffixes registration tries before giving up on a derived username.
+const USERNAME_ATTEMPTS: u32 = 20;
+
+/// Ports used by [`Accounts`].
+#[derive(Clone)]
+pub struct AccountsPorts {
+    /// Users.
+    pub users: Arc<dyn UserRepository>,
+    /// Password hashing.
+    pub hasher: Arc<dyn PasswordHasher>,
+    /// One-time tokens.
+    pub secrets: Arc<dyn SecretTokens>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Settings of [`Accounts`].
+#[derive(Debug, Clone, Copy)]
+pub struct AccountsConfig {
+    /// How long a confirmation token works.
+    pub confirmation_ttl: Duration,
+}
+
+/// Registration as a client asks for it, unchecked.
+#[derive(Debug, Clone, Default)]
+pub struct RegisterInput {
+    /// Required.
+    pub email: Option<String>,
+    /// Required.
+    pub password: Option<String>,
+    /// Defaults to the email's local part, made valid and unique.
+    pub username: Option<String>,
+    /// Display name.
+    pub name: Option<String>,
+}
+
+/// Why a registration failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    /// Field rules broken.
+    #[error(transparent)]
+    Invalid(#[from] ValidationErrors),
+    /// The email belongs to another account.
+    #[error("a user with this email already exists")]
+    EmailTaken,
+    /// The username belongs to another account.
+    #[error("a user with this username already exists")]
+    UsernameTaken,
+    /// Infrastructure failure.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+/// Why a confirmation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfirmError {
+    /// Unknown or already used token.
+    #[error("the token is invalid or was already used")]
+    InvalidToken,
+    /// The token expired; a pending account was deleted.
+    #[error("the token has expired")]
+    TokenExpired,
+    /// Infrastructure failure.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+/// An administrator to create when none exists (bootstrap and `create-admin`).
+#[derive(Debug, Clone)]
+pub struct NewAdmin {
+    /// Email.
+    pub email: String,
+    /// Username; defaults like registration's.
+    pub username: Option<String>,
+    /// Password.
+    pub password: String,
+}
+
+/// Why an administrator could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    /// Field rules broken.
+    #[error(transparent)]
+    Invalid(#[from] ValidationErrors),
+    /// The email or username belongs to another account.
+    #[error("an account with this {0} already exists")]
+    Taken(&'static str),
+    /// Infrastructure failure.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+/// The account use cases: register, confirm, read, bootstrap.
+#[derive(Clone)]
+pub struct Accounts {
+    ports: AccountsPorts,
+    config: AccountsConfig,
+}
+
+struct CheckedRegistration {
+    email: Email,
+    username: Option<Username>,
+    name: Option<Name>,
+    password: Password,
+}
+
+impl Accounts {
+    /// Wires the service.
+    pub fn new(ports: AccountsPorts, config: AccountsConfig) -> Self {
+        Self { ports, config }
+    }
+
+    fn check(input: &RegisterInput) -> Result<CheckedRegistration, ValidationErrors> {
+        let mut errors = Collector::new();
+        let email = match input.email.as_deref() {
+            Some(raw) => errors.field("email", Email::parse(raw)),
+            None => {
+                errors.required("email");
+                None
+            }
+        };
+        let username = match input.username.as_deref() {
+            Some(raw) => errors.field("username", Username::parse(raw)).map(Some),
+            None => Some(None),
+        };
+        let name = match input.name.as_deref() {
+            Some(raw) => errors.field("name", Name::parse(raw)).map(Some),
+            None => Some(None),
+        };
+        let identities: Vec<&str> = [input.email.as_deref(), input.username.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        let password = match input.password.as_deref() {
+            Some(raw) => errors.many("password", Password::parse(raw, &identities)),
+            None => {
+                errors.required("password");
+                None
+            }
+        };
+        errors.finish()?;
+        match (email, username, name, password) {
+            (Some(email), Some(username), Some(name), Some(password)) => Ok(CheckedRegistration {
+                email,
+                username,
+                name,
+                password,
+            }),
+            // Unreachable: the collector reported every missing value above.
+            _ => Err(ValidationErrors(vec![FieldError::new(
+                "body",
+                "invalid",
+                "invalid body",
+            )])),
+        }
+    }
+
+    /// Finds a free username: the requested one, or one derived from the email.
+    async fn pick_username(&self, email: &Email, attempt: u32) -> Result<Username, InfraError> {
+        let base = Username::derive_base(email.local_part());
+        let mut n = 1 + attempt;
+        while n <= USERNAME_ATTEMPTS + attempt {
+            if let Some(candidate) = Username::candidate(&base, n)
+                && !self.ports.users.username_exists(&candidate).await?
+            {
+                return Ok(candidate);
+            }
+            n += 1;
+        }
+        // Very crowded base: fall back to a random suffix, unique in practice.
+        let suffix = &UserId::generate().as_uuid().simple().to_string()[20..];
+        Username::parse(&format!("{base}-{suffix}"))
+            .map_err(|v| InfraError::unexpected(format!("derived username invalid: {v}")))
+    }
+
+    /// Registers a pending account, stores its confirmation token and queues the
+    /// confirmation mail, all at once.
+    ///
+    /// # Errors
+    /// [`RegisterError`]: each broken field rule, a taken email or username, or storage.
+    pub async fn register(
+        &self,
+        input: RegisterInput,
+        ctx: &RequestContext,
+    ) -> Result<User, RegisterError> {
+        let checked = Self::check(&input)?;
+        let password_hash = self.ports.hasher.hash(&checked.password).await?;
+        let mut retries = 0;
+        loop {
+            let username = match &checked.username {
+                Some(username) => username.clone(),
+                None => self.pick_username(&checked.email, retries).await?,
+            };
+            if username.key() == checked.password.expose().to_lowercase() {
+                return Err(ValidationErrors(vec![FieldError::new(
+                    "password",
+                    "same_as_identity",
+                    "password must not equal the email or username",
+                )])
+                .into());
+            }
+            let now = self.ports.clock.now();
+            let id = UserId::generate();
+            let token = self.ports.secrets.generate();
+            let expires_at = now + self.config.confirmation_ttl;
+            let user = NewUser {
+                id,
+                external_id: None,
+                email: Some(checked.email.clone()),
+                email_verified: false,
+                username,
+                name: checked.name.clone(),
+                phone: None,
+                avatar_url: None,
+                profile: Profile::default(),
+                status: UserStatus::Pending,
+                roles: vec![RoleName::user()],
+                password_hash: Some(password_hash.clone()),
+                created_at: now,
+            };
+            let effects = CreationEffects {
+                token: Some(NewOneTimeToken {
+                    hash: token.hash.clone(),
+                    purpose: TokenPurpose::EmailConfirmation,
+                    user_id: id,
+                    email: Some(checked.email.clone()),
+                    created_at: now,
+                    expires_at,
+                }),
+                mail: Some(OutgoingMail {
+                    to: checked.email.as_str().to_owned(),
+                    to_name: checked.name.as_ref().map(|n| n.as_str().to_owned()),
+                    kind: MailKind::Confirmation {
+                        token: token.raw,
+                        expires_at,
+                    },
+                }),
+                audit: AuditEvent::new(now, Actor::System, AuditAction::UserCreated, Some(id), ctx)
+                    .with("via", "register"),
+            };
+            match self.ports.users.create(user, effects).await {
+                Ok(user) => return Ok(user),
+                Err(CreateUserError::EmailTaken) => return Err(RegisterError::EmailTaken),
+                // A derived username raced with another registration: try the next one.
+                Err(CreateUserError::UsernameTaken)
+                    if checked.username.is_none() && retries < 3 =>
+                {
+                    retries += 1;
+                }
+                Err(CreateUserError::UsernameTaken | CreateUserError::ExternalIdTaken) => {
+                    return Err(RegisterError::UsernameTaken);
+                }
+                Err(CreateUserError::Infra(e)) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Confirms an email with the raw token from the confirmation mail.
+    ///
+    /// # Errors
+    /// [`ConfirmError::InvalidToken`] for an unknown or used token,
+    /// [`ConfirmError::TokenExpired`] past the TTL (a pending account is deleted then).
+    pub async fn confirm(
+        &self,
+        raw_token: &str,
+        ctx: &RequestContext,
+    ) -> Result<User, ConfirmError> {
+        if raw_token.is_empty() || raw_token.len() > 256 {
+            return Err(ConfirmError::InvalidToken);
+        }
+        let hash = self.ports.secrets.hash(raw_token);
+        let now = self.ports.clock.now();
+        match self.ports.users.confirm_email(&hash, now, ctx).await? {
+            ConfirmOutcome::Confirmed(user) => Ok(user),
+            ConfirmOutcome::Expired => Err(ConfirmError::TokenExpired),
+            ConfirmOutcome::Invalid => Err(ConfirmError::InvalidToken),
+        }
+    }
+
+    /// The user with this id, in any status.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails.
+    pub async fn find(&self, id: UserId) -> Result<Option<User>, InfraError> {
+        self.ports.users.find_by_id(id).await
+    }
+
+    /// Creates an active, verified ADMIN.
+    ///
+    /// # Errors
+    /// [`BootstrapError`] for broken field rules, a taken email or username, or storage.
+    pub async fn create_admin(
+        &self,
+        admin: NewAdmin,
+        actor: Actor,
+    ) -> Result<User, BootstrapError> {
+        let checked = Self::check(&RegisterInput {
+            email: Some(admin.email),
+            password: Some(admin.password),
+            username: admin.username,
+            name: None,
+        })?;
+        let password_hash = self.ports.hasher.hash(&checked.password).await?;
+        let username = match checked.username {
+            Some(username) => username,
+            None => self.pick_username(&checked.email, 0).await?,
+        };
+        let now = self.ports.clock.now();
+        let id = UserId::generate();
+        let user = NewUser {
+            id,
+            external_id: None,
+            email: Some(checked.email),
+            email_verified: true,
+            username,
+            name: checked.name,
+            phone: None,
+            avatar_url: None,
+            profile: Profile::default(),
+            status: UserStatus::Active,
+            roles: vec![RoleName::admin()],
+            password_hash: Some(password_hash),
+            created_at: now,
+        };
+        let audit = AuditEvent::new(
+            now,
+            actor,
+            AuditAction::UserCreated,
+            Some(id),
+            &RequestContext::default(),
+        )
+        .with("via", "create_admin");
+        self.ports
+            .users
+            .create(
+                user,
+                CreationEffects {
+                    token: None,
+                    mail: None,
+                    audit,
+                },
+            )
+            .await
+            .map_err(|e| match e {
+                CreateUserError::EmailTaken => BootstrapError::Taken("email"),
+                CreateUserError::UsernameTaken | CreateUserError::ExternalIdTaken => {
+                    BootstrapError::Taken("username")
+                }
+                CreateUserError::Infra(e) => BootstrapError::Infra(e),
+            })
+    }
+
+    /// Creates the configured ADMIN unless an active ADMIN exists. Returns the created user.
+    ///
+    /// # Errors
+    /// As [`Accounts::create_admin`].
+    pub async fn bootstrap_admin(&self, admin: NewAdmin) -> Result<Option<User>, BootstrapError> {
+        if self.ports.users.active_admin_exists().await? {
+            return Ok(None);
+        }
+        self.create_admin(admin, Actor::System).await.map(Some)
+    }
+}

@@ -1,0 +1,14 @@
+//! Use-case services: each takes its ports and a clock in its constructor.
+
+mod accounts;
+mod mail_delivery;
+mod sessions;
+#[cfg(test)]
+mod tests;
+
+pub use accounts::{
+    Accounts, AccountsConfig, AccountsPorts, BootstrapError, ConfirmError, NewAdmin, RegisterError,
+    RegisterInput,
+};
+pub use mail_delivery::{DeliveryReport, MailDelivery, RetryPolicy};
+pub use sessions::{AuthError, LoginError, LoginInput, LoginSuccess, Sessions, SessionsPorts};

@@ -1,0 +1,234 @@
+//! Login and per-request authentication.
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use crate::audit::{Actor, AuditAction, AuditEvent, RequestContext};
+use crate::error::InfraError;
+use crate::ports::{
+    AccessTokens, AuditLog, Clock, LoginKey, PasswordHasher, SecretTokens, SessionRepository,
+    TokenRejected, UserRepository,
+};
+use crate::session::{AccessClaims, NewSession, SessionId, SessionPolicy};
+use crate::user::{PasswordAttempt, User, UserStatus, identity_key};
+
+/// Ports used by [`Sessions`].
+#[derive(Clone)]
+pub struct SessionsPorts {
+    /// Users.
+    pub users: Arc<dyn UserRepository>,
+    /// Sessions.
+    pub sessions: Arc<dyn SessionRepository>,
+    /// Standalone audit events.
+    pub audit: Arc<dyn AuditLog>,
+    /// Password hashing.
+    pub hasher: Arc<dyn PasswordHasher>,
+    /// Access tokens.
+    pub access_tokens: Arc<dyn AccessTokens>,
+    /// Refresh tokens.
+    pub secrets: Arc<dyn SecretTokens>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// A login as the client sends it.
+#[derive(Debug, Clone)]
+pub struct LoginInput {
+    /// Email or username.
+    pub login: String,
+    /// Password.
+    pub password: PasswordAttempt,
+}
+
+/// What a successful login hands back.
+#[derive(Debug, Clone)]
+pub struct LoginSuccess {
+    /// Signed access token.
+    pub access_token: String,
+    /// Opaque refresh token.
+    pub refresh_token: String,
+    /// Access token lifetime in seconds.
+    pub expires_in: i64,
+    /// The session.
+    pub session_id: SessionId,
+    /// The user, with login statistics updated.
+    pub user: User,
+}
+
+/// Why a login failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// Unknown login or wrong password; indistinguishable by design.
+    #[error("invalid login or password")]
+    InvalidCredentials,
+    /// Right password, unconfirmed email.
+    #[error("the email address is not confirmed")]
+    EmailNotConfirmed,
+    /// Right password, deactivated account.
+    #[error("the account is deactivated")]
+    AccountDeactivated,
+    /// Infrastructure failure.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+/// Why a presented access token does not authenticate.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Malformed, forged, wrong issuer/audience/algorithm.
+    #[error("invalid access token")]
+    InvalidToken,
+    /// Past `exp`.
+    #[error("expired access token")]
+    ExpiredToken,
+    /// The session was revoked or ended, or the user is no longer active or no longer exists.
+    #[error("the session is no longer valid")]
+    Revoked,
+    /// Infrastructure failure.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The user, as currently stored (current roles and status).
+    pub user: User,
+    /// The session the token belongs to.
+    pub session_id: SessionId,
+}
+
+/// The session use cases.
+#[derive(Clone)]
+pub struct Sessions {
+    ports: SessionsPorts,
+    policy: SessionPolicy,
+    max_sessions: u32,
+}
+
+impl Sessions {
+    /// Wires the service. `max_sessions` of 0 means unlimited.
+    pub fn new(ports: SessionsPorts, policy: SessionPolicy, max_sessions: u32) -> Self {
+        Self {
+            ports,
+            policy,
+            max_sessions,
+        }
+    }
+
+    fn login_key(login: &str) -> Option<LoginKey> {
+        let login = login.trim();
+        if login.is_empty() || login.chars().count() > crate::user::MAX_EMAIL_LEN {
+            None
+        } else if login.contains('@') {
+            Some(LoginKey::Email(identity_key(login)))
+        } else {
+            Some(LoginKey::Username(login.to_ascii_lowercase()))
+        }
+    }
+
+    /// Checks a login and opens a session.
+    ///
+    /// An unknown login costs the same password verification as a wrong password, and both
+    /// answer [`LoginError::InvalidCredentials`]. Account status is revealed only after the
+    /// correct password.
+    ///
+    /// # Errors
+    /// [`LoginError`].
+    pub async fn login(
+        &self,
+        input: LoginInput,
+        ctx: &RequestContext,
+    ) -> Result<LoginSuccess, LoginError> {
+        let stored = match Self::login_key(&input.login) {
+            Some(key) => self.ports.users.find_for_login(&key).await?,
+            None => None,
+        };
+        let hash = stored.as_ref().and_then(|s| s.password_hash.as_ref());
+        let matches = self.ports.hasher.verify(&input.password, hash).await?;
+        let now = self.ports.clock.now();
+        let user_id = stored.as_ref().map(|s| s.user.id);
+        let Some(stored) = stored.filter(|_| matches) else {
+            let event = AuditEvent::new(now, Actor::System, AuditAction::LoginFailed, user_id, ctx)
+                .with("reason", "invalid_credentials");
+            self.ports.audit.record(event).await?;
+            return Err(LoginError::InvalidCredentials);
+        };
+        let user = stored.user;
+        match user.status {
+            UserStatus::Active => {}
+            UserStatus::Pending => return Err(LoginError::EmailNotConfirmed),
+            UserStatus::Deactivated => return Err(LoginError::AccountDeactivated),
+        }
+        let session_id = SessionId::generate();
+        let refresh = self.ports.secrets.generate();
+        let session = NewSession {
+            id: session_id,
+            user_id: user.id,
+            refresh_token_hash: refresh.hash,
+            created_at: now,
+            refresh_expires_at: self.policy.refresh_expiry(now, now),
+            expires_at: now + self.policy.max_lifetime,
+            ip: ctx.ip.clone(),
+            user_agent: ctx.user_agent.clone(),
+        };
+        let audit = AuditEvent::new(
+            now,
+            Actor::User(user.id),
+            AuditAction::Login,
+            Some(user.id),
+            ctx,
+        )
+        .with("session_id", session_id.to_string());
+        let user = self
+            .ports
+            .sessions
+            .start(session, audit, self.max_sessions)
+            .await?;
+        let claims = AccessClaims {
+            sub: user.id,
+            sid: session_id,
+            roles: user.roles.clone(),
+            iat: now.timestamp(),
+            exp: (now + self.policy.access_ttl).timestamp(),
+            jti: Uuid::now_v7(),
+        };
+        let access_token = self.ports.access_tokens.issue(&claims)?;
+        Ok(LoginSuccess {
+            access_token,
+            refresh_token: refresh.raw,
+            expires_in: self.policy.access_ttl.num_seconds(),
+            session_id,
+            user,
+        })
+    }
+
+    /// Authenticates a request's access token: valid signature and claims, a live session, an
+    /// active user. The user returned is read from storage now, so its roles and status are
+    /// current.
+    ///
+    /// # Errors
+    /// [`AuthError`].
+    pub async fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
+        let now = self.ports.clock.now();
+        let claims = self
+            .ports
+            .access_tokens
+            .verify(token, now)
+            .map_err(|e| match e {
+                TokenRejected::Invalid => AuthError::InvalidToken,
+                TokenRejected::Expired => AuthError::ExpiredToken,
+            })?;
+        let user = self
+            .ports
+            .sessions
+            .live_session_user(claims.sid, claims.sub, now)
+            .await?
+            .ok_or(AuthError::Revoked)?;
+        Ok(Principal {
+            user,
+            session_id: claims.sid,
+        })
+    }
+}

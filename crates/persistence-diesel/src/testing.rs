@@ -1,0 +1,158 @@
+//! Throwaway databases for tests (feature `testing`): a fresh SQLite file, or a fresh
+//! PostgreSQL database on the server named by `ROSTER_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`). Each is dropped when its guard is.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+use crate::{BackendKind, Database, DatabaseConfig};
+
+/// The PostgreSQL server tests use.
+pub fn postgres_admin_url() -> String {
+    std::env::var("ROSTER_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// `url` with its database name replaced.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let prefix = base.rsplit_once('/').map_or(base, |(p, _)| p);
+    match query {
+        Some(q) => format!("{prefix}/{name}?{q}"),
+        None => format!("{prefix}/{name}"),
+    }
+}
+
+/// A database that exists for one test.
+#[derive(Debug)]
+pub struct TestDatabase {
+    /// Its URL.
+    pub url: String,
+    /// Its backend.
+    pub kind: BackendKind,
+    name: String,
+    dir: Option<PathBuf>,
+}
+
+impl TestDatabase {
+    /// A fresh database of the given kind, migrated.
+    ///
+    /// # Panics
+    /// When the database cannot be created: tests must fail loudly, never skip.
+    #[expect(
+        clippy::panic,
+        reason = "test helper: a missing database must fail the test"
+    )]
+    pub async fn create(kind: BackendKind) -> Self {
+        let name = format!("roster_test_{}", uuid::Uuid::now_v7().simple());
+        let db = match kind {
+            BackendKind::Sqlite => {
+                let dir = std::env::temp_dir().join(&name);
+                let url = format!("sqlite://{}", dir.join("roster.db").display());
+                Self {
+                    url,
+                    kind,
+                    name,
+                    dir: Some(dir),
+                }
+            }
+            BackendKind::Postgres => {
+                let admin = postgres_admin_url();
+                let mut conn = AsyncPgConnection::establish(&admin)
+                    .await
+                    .unwrap_or_else(|e| {
+                        panic!(
+                            "PostgreSQL for tests at {} is not reachable: {e}",
+                            crate::redact_url(&admin)
+                        )
+                    });
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
+                Self {
+                    url: with_database(&admin, &name),
+                    kind,
+                    name,
+                    dir: None,
+                }
+            }
+        };
+        let database = db.connect(2).await;
+        if let Err(e) = database.migrate().await {
+            panic!("migrating {}: {e}", db.name);
+        }
+        db
+    }
+
+    /// A pool over this database.
+    ///
+    /// # Panics
+    /// When the pool cannot be built.
+    #[expect(clippy::panic, reason = "test helper")]
+    pub async fn connect(&self, pool_size: usize) -> Database {
+        Database::connect(&DatabaseConfig {
+            url: self.url.clone(),
+            pool_size,
+            timeout: Duration::from_secs(5),
+        })
+        .unwrap_or_else(|e| panic!("connecting to {}: {e}", self.name))
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        match self.kind {
+            BackendKind::Sqlite => {
+                if let Some(dir) = &self.dir {
+                    let _ = std::fs::remove_dir_all(dir);
+                }
+            }
+            BackendKind::Postgres => {
+                let name = self.name.clone();
+                // Drop may run inside a runtime: do the async work on a thread of its own.
+                let handle = std::thread::spawn(move || {
+                    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    else {
+                        return;
+                    };
+                    runtime.block_on(async move {
+                        if let Ok(mut conn) =
+                            AsyncPgConnection::establish(&postgres_admin_url()).await
+                        {
+                            let _ = diesel::sql_query(format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
+                            .execute(&mut conn)
+                            .await;
+                        }
+                    });
+                });
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_database_name_is_swapped_in_a_url() {
+        assert_eq!(
+            with_database("postgres://u@h:5432/postgres", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(
+            with_database("postgres://u@h/db?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
+    }
+}

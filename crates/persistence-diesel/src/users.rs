@@ -1,0 +1,326 @@
+//! [`DieselUserRepository`]: users, their roles, tokens and the effects of their creation.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use roster_domain::InfraError;
+use roster_domain::audit::{Actor, AuditAction, AuditEvent, RequestContext};
+use roster_domain::ports::{
+    ConfirmOutcome, CreateUserError, CreationEffects, LoginKey, StoredCredentials, UserRepository,
+};
+use roster_domain::role::RoleName;
+use roster_domain::token::{ConfirmationDecision, TokenHash, TokenPurpose, decide_confirmation};
+use roster_domain::user::{Email, NewUser, PasswordHash, User, UserId, UserStatus, Username};
+use tracing::instrument;
+
+use crate::db::Database;
+use crate::error::{DbError, UniqueClash, corrupt};
+use crate::models::{
+    AuditRow, NewOutboxRow, NewUserRow, TenantRow, TokenRow, UserRoleRow, UserRow, naive, utc,
+};
+use crate::schema::{
+    audit_events, mail_outbox, one_time_tokens, tenant_memberships, user_roles, users,
+};
+use crate::types::Id;
+
+/// Loads the roles and memberships of a user row and builds the domain user.
+macro_rules! complete_user {
+    ($conn:ident, $row:expr) => {{
+        let row: UserRow = $row;
+        let roles: Vec<String> = user_roles::table
+            .filter(user_roles::user_id.eq(row.id))
+            .select(user_roles::role)
+            .order(user_roles::role.asc())
+            .load($conn)
+            .await?;
+        let tenants: Vec<TenantRow> = tenant_memberships::table
+            .filter(tenant_memberships::user_id.eq(row.id))
+            .select(TenantRow::as_select())
+            .order((
+                tenant_memberships::created_at.asc(),
+                tenant_memberships::tenant_id.asc(),
+            ))
+            .load($conn)
+            .await?;
+        row.into_user(roles, tenants)
+    }};
+}
+pub(crate) use complete_user;
+
+/// The user matching a filter on the users table, complete, or `None`.
+macro_rules! fetch_user {
+    ($conn:ident, $filter:expr) => {{
+        let row: Option<UserRow> = users::table
+            .filter($filter)
+            .select(UserRow::as_select())
+            .first($conn)
+            .await
+            .optional()?;
+        match row {
+            Some(row) => Some($crate::users::complete_user!($conn, row)?),
+            None => None,
+        }
+    }};
+}
+pub(crate) use fetch_user;
+
+/// Users on SQLite or PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct DieselUserRepository {
+    db: Database,
+}
+
+impl DieselUserRepository {
+    /// A repository over `db`.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    async fn find_by_id_inner(&self, id: UserId) -> Result<Option<User>, DbError> {
+        let id = Id(id.as_uuid());
+        crate::with_conn!(self.db, conn => Ok(fetch_user!(conn, users::id.eq(id))))
+    }
+
+    async fn find_for_login_inner(
+        &self,
+        key: &LoginKey,
+    ) -> Result<Option<StoredCredentials>, DbError> {
+        crate::with_conn!(self.db, conn => {
+            let found: Option<(UserRow, Option<String>)> = match key {
+                LoginKey::Email(key) => users::table
+                    .filter(users::email_key.eq(key))
+                    .select((UserRow::as_select(), users::password_hash))
+                    .first(conn)
+                    .await
+                    .optional()?,
+                LoginKey::Username(key) => users::table
+                    .filter(users::username_key.eq(key))
+                    .select((UserRow::as_select(), users::password_hash))
+                    .first(conn)
+                    .await
+                    .optional()?,
+            };
+            match found {
+                Some((row, hash)) => Ok(Some(StoredCredentials {
+                    user: complete_user!(conn, row)?,
+                    password_hash: hash.map(PasswordHash::new),
+                })),
+                None => Ok(None),
+            }
+        })
+    }
+
+    async fn username_exists_inner(&self, username: &Username) -> Result<bool, DbError> {
+        crate::with_conn!(self.db, conn => {
+            let found: Option<Id> = users::table
+                .filter(users::username_key.eq(username.key()))
+                .select(users::id)
+                .first(conn)
+                .await
+                .optional()?;
+            Ok(found.is_some())
+        })
+    }
+
+    async fn active_admin_exists_inner(&self) -> Result<bool, DbError> {
+        crate::with_conn!(self.db, conn => {
+            let found: Option<Id> = user_roles::table
+                .inner_join(users::table)
+                .filter(user_roles::role.eq(RoleName::ADMIN))
+                .filter(users::status.eq(UserStatus::Active.as_str()))
+                .select(users::id)
+                .first(conn)
+                .await
+                .optional()?;
+            Ok(found.is_some())
+        })
+    }
+
+    async fn create_inner(
+        &self,
+        user: &NewUser,
+        effects: &CreationEffects,
+    ) -> Result<User, DbError> {
+        let row = NewUserRow::from(user);
+        let id = row.id;
+        let role_rows: Vec<UserRoleRow> = user
+            .roles
+            .iter()
+            .map(|role| UserRoleRow {
+                user_id: id,
+                role: role.as_str().to_owned(),
+                created_at: naive(user.created_at),
+            })
+            .collect();
+        let token_row = effects.token.as_ref().map(|t| TokenRow {
+            token_hash: t.hash.as_str().to_owned(),
+            purpose: t.purpose.as_str().to_owned(),
+            user_id: Id(t.user_id.as_uuid()),
+            email: t.email.as_ref().map(|e| e.as_str().to_owned()),
+            created_at: naive(t.created_at),
+            expires_at: naive(t.expires_at),
+        });
+        let outbox_row = effects
+            .mail
+            .as_ref()
+            .map(|m| NewOutboxRow::new(m, user.created_at));
+        let audit_row = AuditRow::from(&effects.audit);
+        crate::in_transaction!(self.db, conn => {
+            diesel::insert_into(users::table).values(&row).execute(conn).await?;
+            for role in &role_rows {
+                diesel::insert_into(user_roles::table).values(role).execute(conn).await?;
+            }
+            if let Some(token) = &token_row {
+                diesel::insert_into(one_time_tokens::table).values(token).execute(conn).await?;
+            }
+            if let Some(mail) = &outbox_row {
+                diesel::insert_into(mail_outbox::table).values(mail).execute(conn).await?;
+            }
+            diesel::insert_into(audit_events::table).values(&audit_row).execute(conn).await?;
+            let created = fetch_user!(conn, users::id.eq(id));
+            created.ok_or_else(|| corrupt("created user not found"))
+        })
+    }
+
+    async fn confirm_inner(
+        &self,
+        hash: &TokenHash,
+        now: DateTime<Utc>,
+        ctx: &RequestContext,
+    ) -> Result<ConfirmOutcome, DbError> {
+        let hash = hash.as_str();
+        crate::in_transaction!(self.db, conn => {
+            let token: Option<TokenRow> = one_time_tokens::table
+                .filter(one_time_tokens::token_hash.eq(hash))
+                .filter(one_time_tokens::purpose.eq(TokenPurpose::EmailConfirmation.as_str()))
+                .select(TokenRow::as_select())
+                .first(conn)
+                .await
+                .optional()?;
+            let Some(token) = token else {
+                return Ok(ConfirmOutcome::Invalid);
+            };
+            // Consuming is the delete: of two concurrent confirmations only one deletes a row.
+            let deleted = diesel::delete(one_time_tokens::table.filter(one_time_tokens::token_hash.eq(hash)))
+                .execute(conn)
+                .await?;
+            if deleted != 1 {
+                return Ok(ConfirmOutcome::Invalid);
+            }
+            let status: String = users::table
+                .filter(users::id.eq(token.user_id))
+                .select(users::status)
+                .first(conn)
+                .await?;
+            let status = UserStatus::parse(&status).ok_or_else(|| corrupt("stored status"))?;
+            let user_id = UserId::from_uuid(token.user_id.0);
+            match decide_confirmation(utc(token.expires_at), status, now) {
+                ConfirmationDecision::Confirm => {
+                    let new_status = if status == UserStatus::Pending { UserStatus::Active } else { status };
+                    let email = match &token.email {
+                        Some(raw) => Some(Email::parse(raw).map_err(|e| corrupt(format!("token email: {e}")))?),
+                        None => None,
+                    };
+                    match &email {
+                        Some(email) => {
+                            diesel::update(users::table.filter(users::id.eq(token.user_id)))
+                                .set((
+                                    users::email.eq(email.as_str()),
+                                    users::email_key.eq(email.key()),
+                                    users::email_verified.eq(true),
+                                    users::status.eq(new_status.as_str()),
+                                    users::updated_at.eq(naive(now)),
+                                ))
+                                .execute(conn)
+                                .await?
+                        }
+                        None => {
+                            diesel::update(users::table.filter(users::id.eq(token.user_id)))
+                                .set((
+                                    users::email_verified.eq(true),
+                                    users::status.eq(new_status.as_str()),
+                                    users::updated_at.eq(naive(now)),
+                                ))
+                                .execute(conn)
+                                .await?
+                        }
+                    };
+                    let event = AuditEvent::new(now, Actor::User(user_id), AuditAction::EmailConfirmed, Some(user_id), ctx);
+                    diesel::insert_into(audit_events::table).values(&AuditRow::from(&event)).execute(conn).await?;
+                    let user = fetch_user!(conn, users::id.eq(token.user_id));
+                    Ok(ConfirmOutcome::Confirmed(user.ok_or_else(|| corrupt("confirmed user not found"))?))
+                }
+                ConfirmationDecision::ExpireAndDeletePendingAccount => {
+                    diesel::delete(users::table.filter(users::id.eq(token.user_id))).execute(conn).await?;
+                    let event = AuditEvent::new(now, Actor::System, AuditAction::PendingUserExpired, Some(user_id), ctx)
+                        .with("reason", "confirmation_expired");
+                    diesel::insert_into(audit_events::table).values(&AuditRow::from(&event)).execute(conn).await?;
+                    Ok(ConfirmOutcome::Expired)
+                }
+                ConfirmationDecision::Expire => Ok(ConfirmOutcome::Expired),
+            }
+        })
+    }
+}
+
+#[async_trait]
+impl UserRepository for DieselUserRepository {
+    #[instrument(skip(self), level = "debug")]
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, InfraError> {
+        Ok(self.find_by_id_inner(id).await?)
+    }
+
+    #[instrument(skip_all, level = "debug")]
+    async fn find_for_login(
+        &self,
+        key: &LoginKey,
+    ) -> Result<Option<StoredCredentials>, InfraError> {
+        Ok(self.find_for_login_inner(key).await?)
+    }
+
+    #[instrument(skip(self), level = "debug")]
+    async fn username_exists(&self, username: &Username) -> Result<bool, InfraError> {
+        Ok(self.username_exists_inner(username).await?)
+    }
+
+    #[instrument(skip(self), level = "debug")]
+    async fn active_admin_exists(&self) -> Result<bool, InfraError> {
+        Ok(self.active_admin_exists_inner().await?)
+    }
+
+    #[instrument(skip_all, fields(user_id = %user.id), level = "debug")]
+    async fn create(
+        &self,
+        user: NewUser,
+        effects: CreationEffects,
+    ) -> Result<User, CreateUserError> {
+        // Detached from the caller: a client that disconnects mid-request must not cancel a
+        // transaction half way.
+        let this = self.clone();
+        let result = tokio::spawn(async move { this.create_inner(&user, &effects).await })
+            .await
+            .map_err(|e| InfraError::unexpected(e))?;
+        result.map_err(|e| match e.unique_clash() {
+            Some(UniqueClash::Email) => CreateUserError::EmailTaken,
+            Some(UniqueClash::Username) => CreateUserError::UsernameTaken,
+            Some(UniqueClash::ExternalId) => CreateUserError::ExternalIdTaken,
+            Some(UniqueClash::Other) | None => CreateUserError::Infra(e.into()),
+        })
+    }
+
+    #[instrument(skip_all, level = "debug")]
+    async fn confirm_email(
+        &self,
+        token: &TokenHash,
+        now: DateTime<Utc>,
+        ctx: &RequestContext,
+    ) -> Result<ConfirmOutcome, InfraError> {
+        let this = self.clone();
+        let (token, ctx) = (token.clone(), ctx.clone());
+        tokio::spawn(async move { this.confirm_inner(&token, now, &ctx).await })
+            .await
+            .map_err(InfraError::unexpected)?
+            .map_err(InfraError::from)
+    }
+}

@@ -1,0 +1,10 @@
+DROP TABLE job_leases;
+DROP TABLE mail_outbox;
+DROP TABLE audit_events;
+DROP TABLE refresh_tokens;
+DROP TABLE sessions;
+DROP TABLE one_time_tokens;
+DROP TABLE tenant_memberships;
+DROP TABLE user_roles;
+DROP TABLE users;
+DROP TABLE roles;
