@@ -120,7 +120,7 @@ pub enum CreateUserError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfirmOutcome {
     /// The email is verified; the account as it now is.
-    Confirmed(User),
+    Confirmed(Box<User>),
     /// The token was known but expired (and has been consumed).
     Expired,
     /// No such token (never issued, already used, or wrong purpose).
@@ -308,10 +308,10 @@ pub trait PasswordHasher: Send + Sync {
     ///
     /// # Errors
     /// [`InfraError`] when verification cannot run.
-    async fn verify(
+    async fn verify<'a>(
         &self,
         attempt: &PasswordAttempt,
-        hash: Option<&PasswordHash>,
+        hash: Option<&'a PasswordHash>,
     ) -> Result<bool, InfraError>;
 }
 

@@ -249,7 +249,7 @@ impl DieselUserRepository {
                     let event = AuditEvent::new(now, Actor::User(user_id), AuditAction::EmailConfirmed, Some(user_id), ctx);
                     diesel::insert_into(audit_events::table).values(&AuditRow::from(&event)).execute(conn).await?;
                     let user = fetch_user!(conn, users::id.eq(token.user_id));
-                    Ok(ConfirmOutcome::Confirmed(user.ok_or_else(|| corrupt("confirmed user not found"))?))
+                    Ok(ConfirmOutcome::Confirmed(Box::new(user.ok_or_else(|| corrupt("confirmed user not found"))?)))
                 }
                 ConfirmationDecision::ExpireAndDeletePendingAccount => {
                     diesel::delete(users::table.filter(users::id.eq(token.user_id))).execute(conn).await?;
@@ -300,7 +300,7 @@ impl UserRepository for DieselUserRepository {
         let this = self.clone();
         let result = tokio::spawn(async move { this.create_inner(&user, &effects).await })
             .await
-            .map_err(|e| InfraError::unexpected(e))?;
+            .map_err(InfraError::unexpected)?;
         result.map_err(|e| match e.unique_clash() {
             Some(UniqueClash::Email) => CreateUserError::EmailTaken,
             Some(UniqueClash::Username) => CreateUserError::UsernameTaken,

@@ -1,3 +1,10 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed step must fail the test"
+)]
+
 //! The repository contract, run against SQLite and PostgreSQL alike: what every storage
 //! adapter must do for the domain's ports to hold their promises.
 

@@ -121,6 +121,21 @@ struct CheckedRegistration {
     password: Password,
 }
 
+/// A derived username is only known after validation: the password must not equal it either.
+fn refuse_password_equal_to(
+    username: &Username,
+    password: &Password,
+) -> Result<(), ValidationErrors> {
+    if username.key() == password.expose().to_lowercase() {
+        return Err(ValidationErrors(vec![FieldError::new(
+            "password",
+            "same_as_identity",
+            "password must not equal the email or username",
+        )]));
+    }
+    Ok(())
+}
+
 impl Accounts {
     /// Wires the service.
     pub fn new(ports: AccountsPorts, config: AccountsConfig) -> Self {
@@ -186,6 +201,8 @@ impl Accounts {
         }
         // Very crowded base: fall back to a random suffix, unique in practice.
         let suffix = &UserId::generate().as_uuid().simple().to_string()[20..];
+        let room = crate::user::MAX_USERNAME_LEN - suffix.len() - 1;
+        let base: String = base.chars().take(room).collect();
         Username::parse(&format!("{base}-{suffix}"))
             .map_err(|v| InfraError::unexpected(format!("derived username invalid: {v}")))
     }
@@ -201,21 +218,22 @@ impl Accounts {
         ctx: &RequestContext,
     ) -> Result<User, RegisterError> {
         let checked = Self::check(&input)?;
-        let password_hash = self.ports.hasher.hash(&checked.password).await?;
+        let mut password_hash = None;
         let mut retries = 0;
         loop {
             let username = match &checked.username {
                 Some(username) => username.clone(),
                 None => self.pick_username(&checked.email, retries).await?,
             };
-            if username.key() == checked.password.expose().to_lowercase() {
-                return Err(ValidationErrors(vec![FieldError::new(
-                    "password",
-                    "same_as_identity",
-                    "password must not equal the email or username",
-                )])
-                .into());
-            }
+            refuse_password_equal_to(&username, &checked.password)?;
+            let password_hash = match &password_hash {
+                Some(hash) => Clone::clone(hash),
+                None => {
+                    let hash = self.ports.hasher.hash(&checked.password).await?;
+                    password_hash = Some(hash.clone());
+                    hash
+                }
+            };
             let now = self.ports.clock.now();
             let id = UserId::generate();
             let token = self.ports.secrets.generate();
@@ -232,7 +250,7 @@ impl Accounts {
                 profile: Profile::default(),
                 status: UserStatus::Pending,
                 roles: vec![RoleName::user()],
-                password_hash: Some(password_hash.clone()),
+                password_hash: Some(password_hash),
                 created_at: now,
             };
             let effects = CreationEffects {
@@ -288,7 +306,7 @@ impl Accounts {
         let hash = self.ports.secrets.hash(raw_token);
         let now = self.ports.clock.now();
         match self.ports.users.confirm_email(&hash, now, ctx).await? {
-            ConfirmOutcome::Confirmed(user) => Ok(user),
+            ConfirmOutcome::Confirmed(user) => Ok(*user),
             ConfirmOutcome::Expired => Err(ConfirmError::TokenExpired),
             ConfirmOutcome::Invalid => Err(ConfirmError::InvalidToken),
         }
@@ -317,11 +335,12 @@ impl Accounts {
             username: admin.username,
             name: None,
         })?;
-        let password_hash = self.ports.hasher.hash(&checked.password).await?;
         let username = match checked.username {
             Some(username) => username,
             None => self.pick_username(&checked.email, 0).await?,
         };
+        refuse_password_equal_to(&username, &checked.password)?;
+        let password_hash = self.ports.hasher.hash(&checked.password).await?;
         let now = self.ports.clock.now();
         let id = UserId::generate();
         let user = NewUser {

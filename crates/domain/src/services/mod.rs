@@ -11,4 +11,6 @@ pub use accounts::{
     RegisterInput,
 };
 pub use mail_delivery::{DeliveryReport, MailDelivery, RetryPolicy};
-pub use sessions::{AuthError, LoginError, LoginInput, LoginSuccess, Sessions, SessionsPorts};
+pub use sessions::{
+    AuthError, LoginError, LoginInput, LoginSuccess, Principal, Sessions, SessionsPorts,
+};

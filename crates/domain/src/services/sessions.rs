@@ -156,10 +156,18 @@ impl Sessions {
             return Err(LoginError::InvalidCredentials);
         };
         let user = stored.user;
-        match user.status {
-            UserStatus::Active => {}
-            UserStatus::Pending => return Err(LoginError::EmailNotConfirmed),
-            UserStatus::Deactivated => return Err(LoginError::AccountDeactivated),
+        let refusal = match user.status {
+            UserStatus::Active => None,
+            UserStatus::Pending => Some((LoginError::EmailNotConfirmed, "email_not_confirmed")),
+            UserStatus::Deactivated => {
+                Some((LoginError::AccountDeactivated, "account_deactivated"))
+            }
+        };
+        if let Some((error, reason)) = refusal {
+            let event = AuditEvent::new(now, Actor::System, AuditAction::LoginFailed, user_id, ctx)
+                .with("reason", reason);
+            self.ports.audit.record(event).await?;
+            return Err(error);
         }
         let session_id = SessionId::generate();
         let refresh = self.ports.secrets.generate();
