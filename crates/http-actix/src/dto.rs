@@ -1,0 +1,169 @@
+//! Request and response bodies. Requests reject unknown fields; responses use the envelope.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use roster_domain::user::User;
+use serde::{Deserialize, Serialize};
+
+/// Every success body: `{"data": ...}`.
+#[derive(Debug, Serialize)]
+pub struct Envelope<T> {
+    /// The payload.
+    pub data: T,
+}
+
+impl<T> Envelope<T> {
+    /// Wraps a payload.
+    pub fn new(data: T) -> Self {
+        Self { data }
+    }
+}
+
+/// RFC 3339, UTC, microseconds: `2026-11-22T18:30:00.123456Z`.
+pub fn timestamp(at: &DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// The user's profile as sent.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct ProfileBody {
+    first_name: Option<String>,
+    last_name: Option<String>,
+    birth_date: Option<String>,
+    gender: Option<String>,
+}
+
+/// A tenant membership as sent.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct TenantBody {
+    tenant_id: String,
+    role: String,
+    main: bool,
+    created_at: String,
+}
+
+/// The user resource of the contract. Never holds hashes or secrets.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct UserBody {
+    id: String,
+    external_id: Option<String>,
+    email: Option<String>,
+    email_verified: bool,
+    username: String,
+    name: Option<String>,
+    phone: Option<String>,
+    avatar_url: Option<String>,
+    profile: ProfileBody,
+    status: &'static str,
+    roles: Vec<String>,
+    tenants: Vec<TenantBody>,
+    last_login_at: Option<String>,
+    login_count: i64,
+    created_at: String,
+    updated_at: String,
+    deactivated_at: Option<String>,
+}
+
+impl From<&User> for UserBody {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id.to_string(),
+            external_id: user.external_id.clone(),
+            email: user.email.as_ref().map(|e| e.as_str().to_owned()),
+            email_verified: user.email_verified,
+            username: user.username.as_str().to_owned(),
+            name: user.name.as_ref().map(|n| n.as_str().to_owned()),
+            phone: user.phone.as_ref().map(|p| p.as_str().to_owned()),
+            avatar_url: user.avatar_url.as_ref().map(|a| a.as_str().to_owned()),
+            profile: ProfileBody {
+                first_name: user.profile.first_name().map(str::to_owned),
+                last_name: user.profile.last_name().map(str::to_owned),
+                birth_date: user
+                    .profile
+                    .birth_date()
+                    .map(|d| d.format("%Y-%m-%d").to_string()),
+                gender: user.profile.gender().map(str::to_owned),
+            },
+            status: user.status.as_str(),
+            roles: user.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            tenants: user
+                .tenants
+                .iter()
+                .map(|t| TenantBody {
+                    tenant_id: t.tenant_id.as_str().to_owned(),
+                    role: t.role.as_str().to_owned(),
+                    main: t.main,
+                    created_at: timestamp(&t.created_at),
+                })
+                .collect(),
+            last_login_at: user.last_login_at.as_ref().map(timestamp),
+            login_count: user.login_count,
+            created_at: timestamp(&user.created_at),
+            updated_at: timestamp(&user.updated_at),
+            deactivated_at: user.deactivated_at.as_ref().map(timestamp),
+        }
+    }
+}
+
+/// The body of login and refresh.
+#[derive(Debug, Serialize)]
+pub struct TokensBody {
+    /// Signed JWT.
+    pub access_token: String,
+    /// Opaque refresh token.
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Access token lifetime in seconds.
+    pub expires_in: i64,
+    /// The user.
+    pub user: UserBody,
+}
+
+/// `POST /api/auth/register`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// Email.
+    pub email: Option<String>,
+    /// Password.
+    pub password: Option<String>,
+    /// Username.
+    pub username: Option<String>,
+    /// Display name.
+    pub name: Option<String>,
+}
+
+/// `POST /api/auth/confirm`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmRequest {
+    /// The token from the confirmation mail.
+    pub token: Option<String>,
+}
+
+/// `POST /api/auth/login`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// Email or username.
+    pub login: Option<String>,
+    /// Password.
+    pub password: Option<String>,
+    /// Also set the `access_token` cookie.
+    pub set_cookie: Option<bool>,
+}
+
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("set_cookie", &self.set_cookie)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `GET /health`.
+#[derive(Debug, Serialize)]
+pub struct HealthBody {
+    /// `ok`.
+    pub status: &'static str,
+}

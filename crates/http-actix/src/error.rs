@@ -1,0 +1,340 @@
+//! RFC 9457 problem details: every error a client sees, with a stable `code`.
+
+use std::fmt;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, error::JsonPayloadError};
+use roster_domain::services::{AuthError, ConfirmError, LoginError, RegisterError};
+use roster_domain::{FieldError, InfraError, ValidationErrors};
+use serde::Serialize;
+
+tokio::task_local! {
+    /// The id of the request being served, for error bodies and logs.
+    pub static REQUEST_ID: String;
+}
+
+fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
+/// One entry of `errors` in a 422 body.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FieldProblem {
+    /// The field (`password`, `profile.birth_date`).
+    pub field: String,
+    /// Stable code (`too_short`).
+    pub code: String,
+    /// Explanation.
+    pub message: String,
+}
+
+impl From<FieldError> for FieldProblem {
+    fn from(e: FieldError) -> Self {
+        Self {
+            field: e.field,
+            code: e.code.to_owned(),
+            message: e.message,
+        }
+    }
+}
+
+/// The problem+json body.
+#[derive(Debug, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    title: &'static str,
+    status: u16,
+    code: &'static str,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<Vec<FieldProblem>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
+}
+
+/// An error answered to the client. Built from domain errors; writes its own client message.
+/// Boxed, so that `Result<_, ApiError>` stays small on the happy path.
+#[derive(Debug)]
+pub struct ApiError(Box<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    status: StatusCode,
+    code: &'static str,
+    detail: String,
+    errors: Option<Vec<FieldProblem>>,
+    allow: Option<&'static str>,
+    retry_after: Option<u64>,
+    /// For 5xx: the cause, logged in full and never sent.
+    source: Option<InfraError>,
+}
+
+impl ApiError {
+    /// A problem with a status, code and client-facing detail.
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self(Box::new(Inner {
+            status,
+            code,
+            detail: detail.into(),
+            errors: None,
+            allow: None,
+            retry_after: None,
+            source: None,
+        }))
+    }
+
+    /// 422 listing each broken field rule.
+    pub fn validation(errors: ValidationErrors) -> Self {
+        let mut e = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "one or more fields are invalid",
+        );
+        e.0.errors = Some(errors.0.into_iter().map(FieldProblem::from).collect());
+        e
+    }
+
+    /// 401 without valid credentials.
+    pub fn unauthorized(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, detail)
+    }
+
+    /// 404 for an unknown path.
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+    }
+
+    /// 405 with the methods the path allows.
+    pub fn method_not_allowed(allow: &'static str) -> Self {
+        let mut e = Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("this resource allows {allow}"),
+        );
+        e.0.allow = Some(allow);
+        e
+    }
+
+    /// The status.
+    pub fn status(&self) -> StatusCode {
+        self.0.status
+    }
+
+    /// The code.
+    pub fn code(&self) -> &'static str {
+        self.0.code
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.0.status.as_u16(),
+            self.0.code,
+            self.0.detail
+        )
+    }
+}
+
+impl From<InfraError> for ApiError {
+    fn from(error: InfraError) -> Self {
+        let mut e = match &error {
+            InfraError::Unavailable(_) => {
+                let mut e = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "service_unavailable",
+                    "the service is temporarily unavailable; try again shortly",
+                );
+                e.0.retry_after = Some(1);
+                e
+            }
+            InfraError::Unexpected(_) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "an unexpected error occurred",
+            ),
+        };
+        e.0.source = Some(error);
+        e
+    }
+}
+
+impl From<RegisterError> for ApiError {
+    fn from(error: RegisterError) -> Self {
+        match error {
+            RegisterError::Invalid(errors) => Self::validation(errors),
+            RegisterError::EmailTaken => Self::new(
+                StatusCode::CONFLICT,
+                "email_taken",
+                "a user with this email already exists",
+            ),
+            RegisterError::UsernameTaken => Self::new(
+                StatusCode::CONFLICT,
+                "username_taken",
+                "a user with this username already exists",
+            ),
+            RegisterError::Infra(e) => e.into(),
+        }
+    }
+}
+
+impl From<ConfirmError> for ApiError {
+    fn from(error: ConfirmError) -> Self {
+        match error {
+            ConfirmError::InvalidToken => Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_token",
+                "the token is invalid or was already used",
+            ),
+            ConfirmError::TokenExpired => Self::new(
+                StatusCode::GONE,
+                "token_expired",
+                "the confirmation token has expired; register again",
+            ),
+            ConfirmError::Infra(e) => e.into(),
+        }
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(error: LoginError) -> Self {
+        match error {
+            LoginError::InvalidCredentials => {
+                Self::unauthorized("invalid_credentials", "the login or password is wrong")
+            }
+            LoginError::EmailNotConfirmed => Self::new(
+                StatusCode::FORBIDDEN,
+                "email_not_confirmed",
+                "confirm your email address before logging in",
+            ),
+            LoginError::AccountDeactivated => Self::new(
+                StatusCode::FORBIDDEN,
+                "account_deactivated",
+                "this account is deactivated",
+            ),
+            LoginError::Infra(e) => e.into(),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::InvalidToken => {
+                Self::unauthorized("invalid_token", "the access token is invalid")
+            }
+            AuthError::ExpiredToken => {
+                Self::unauthorized("token_expired", "the access token has expired")
+            }
+            AuthError::Revoked => Self::unauthorized(
+                "invalid_token",
+                "the session of this access token has ended",
+            ),
+            AuthError::Infra(e) => e.into(),
+        }
+    }
+}
+
+fn log_chain(error: &dyn std::error::Error) -> String {
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    chain
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.0.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let request_id = current_request_id();
+        let mut detail = self.0.detail.clone();
+        if self.0.status.is_server_error() {
+            if let Some(source) = &self.0.source {
+                tracing::error!(error = %log_chain(source), code = self.0.code, "request failed");
+            }
+            if let Some(id) = &request_id {
+                detail = format!("{detail} (request id {id})");
+            }
+        }
+        let body = Problem {
+            kind: "about:blank",
+            title: self.0.status.canonical_reason().unwrap_or("Error"),
+            status: self.0.status.as_u16(),
+            code: self.0.code,
+            detail,
+            errors: self.0.errors.clone(),
+            request_id,
+        };
+        let mut response = HttpResponse::build(self.0.status);
+        response.content_type("application/problem+json");
+        if let Some(allow) = self.0.allow {
+            response.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
+        }
+        if let Some(seconds) = self.0.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
+        response.json(body)
+    }
+}
+
+/// Turns a JSON body that could not be read into the contract's answer: 413 past the limit,
+/// 415 for another media type, 400 `unknown_field`, `malformed_json` or `invalid_body`.
+pub fn json_error(error: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let api = match &error {
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the request body is larger than 64 KiB",
+            )
+        }
+        JsonPayloadError::ContentType => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "the request body must be application/json",
+        ),
+        JsonPayloadError::Deserialize(e) => {
+            let message = e.to_string();
+            if message.starts_with("unknown field") {
+                ApiError::new(StatusCode::BAD_REQUEST, "unknown_field", message)
+            } else if e.is_data() {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", message)
+            } else {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "malformed_json",
+                    "the request body is not valid JSON",
+                )
+            }
+        }
+        _ => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            "the request body could not be read",
+        ),
+    };
+    api.into()
+}
+
+/// Malformed path parameters get 400, not actix's plain-text 404.
+pub fn path_error(error: actix_web::error::PathError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_path", error.to_string()).into()
+}
+
+/// Malformed query strings get 400.
+pub fn query_error(
+    error: actix_web::error::QueryPayloadError,
+    _req: &HttpRequest,
+) -> actix_web::Error {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", error.to_string()).into()
+}

@@ -1,0 +1,26 @@
+//! `GET /health` and `GET /ready`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+
+use crate::dto::HealthBody;
+use crate::error::ApiError;
+use crate::state::HttpState;
+
+/// 200 while the process runs.
+pub async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(HealthBody { status: "ok" })
+}
+
+/// 200 when the database answers, else 503.
+pub async fn ready(state: web::Data<HttpState>) -> Result<HttpResponse, ApiError> {
+    if state.readiness.ready().await {
+        Ok(HttpResponse::Ok().json(HealthBody { status: "ready" }))
+    } else {
+        Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "the database is not answering",
+        ))
+    }
+}
