@@ -1,0 +1,112 @@
+//! Background jobs: the mail outbox worker.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use roster_domain::InfraError;
+use roster_domain::audit::RequestContext;
+use roster_domain::ports::{
+    ConfirmOutcome, CreateUserError, CreationEffects, LoginKey, StoredCredentials, UserRepository,
+};
+use roster_domain::services::MailDelivery;
+use roster_domain::token::TokenHash;
+use roster_domain::user::{NewUser, User, UserId, Username};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+/// How often the worker looks at the outbox when nobody woke it (retries, other instances).
+pub const MAIL_POLL: Duration = Duration::from_secs(1);
+/// Messages per round.
+const MAIL_BATCH: u32 = 50;
+
+/// Wakes the mail worker when a change queued mail, so mail leaves at once rather than at the
+/// next poll. A decorator over the real repository: it adds no behaviour but the wake-up.
+pub struct NotifyingUsers {
+    inner: Arc<dyn UserRepository>,
+    notify: Arc<Notify>,
+}
+
+impl NotifyingUsers {
+    /// Wraps `inner`; `notify` is the worker's.
+    pub fn new(inner: Arc<dyn UserRepository>, notify: Arc<Notify>) -> Self {
+        Self { inner, notify }
+    }
+}
+
+#[async_trait]
+impl UserRepository for NotifyingUsers {
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, InfraError> {
+        self.inner.find_by_id(id).await
+    }
+    async fn find_for_login(
+        &self,
+        key: &LoginKey,
+    ) -> Result<Option<StoredCredentials>, InfraError> {
+        self.inner.find_for_login(key).await
+    }
+    async fn username_exists(&self, username: &Username) -> Result<bool, InfraError> {
+        self.inner.username_exists(username).await
+    }
+    async fn active_admin_exists(&self) -> Result<bool, InfraError> {
+        self.inner.active_admin_exists().await
+    }
+    async fn create(
+        &self,
+        user: NewUser,
+        effects: CreationEffects,
+    ) -> Result<User, CreateUserError> {
+        let queues_mail = effects.mail.is_some();
+        let created = self.inner.create(user, effects).await?;
+        if queues_mail {
+            self.notify.notify_one();
+        }
+        Ok(created)
+    }
+    async fn confirm_email(
+        &self,
+        token: &TokenHash,
+        now: DateTime<Utc>,
+        ctx: &RequestContext,
+    ) -> Result<ConfirmOutcome, InfraError> {
+        self.inner.confirm_email(token, now, ctx).await
+    }
+}
+
+/// Runs the outbox worker until `stop` turns true: deliver what is due, then wait for a
+/// wake-up or the poll interval. A failing database is logged and retried, never fatal.
+pub fn spawn_mail_worker(
+    delivery: MailDelivery,
+    notify: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            let busy = match delivery.run_once(MAIL_BATCH).await {
+                Ok(report) => {
+                    if report.sent + report.retried + report.abandoned > 0 {
+                        tracing::debug!(?report, "mail delivery round");
+                    }
+                    report.sent + report.retried + report.abandoned == MAIL_BATCH
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "mail outbox unavailable; will retry");
+                    false
+                }
+            };
+            if busy {
+                continue;
+            }
+            tokio::select! {
+                () = notify.notified() => {}
+                () = tokio::time::sleep(MAIL_POLL) => {}
+                _ = stop.changed() => {}
+            }
+        }
+        tracing::debug!("mail worker stopped");
+    })
+}

@@ -1,0 +1,148 @@
+//! `roster`: the command line.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use roster_app::settings::Settings;
+use roster_app::startup::{self, Application, Overrides};
+use roster_domain::audit::Actor;
+use roster_domain::services::{BootstrapError, NewAdmin};
+
+/// Roster: self-hosted user management behind one REST API.
+#[derive(Debug, Parser)]
+#[command(name = "roster", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run pending migrations, then serve HTTP and the background jobs until SIGINT/SIGTERM
+    /// (the default).
+    Serve,
+    /// Run pending migrations and exit.
+    Migrate,
+    /// Create an active, verified ADMIN. The password comes from ROSTER_ADMIN_PASSWORD or a
+    /// prompt, never from the command line.
+    CreateAdmin {
+        /// The admin's email address.
+        #[arg(long)]
+        email: String,
+        /// The admin's username (default: derived from the email).
+        #[arg(long)]
+        username: Option<String>,
+    },
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let app = Application::build(&settings, Overrides::default()).await?;
+    let handle = app.handle();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: draining in-flight requests");
+        handle.stop(true).await;
+    });
+    app.run_until_stopped().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn read_password() -> anyhow::Result<String> {
+    if let Ok(password) = std::env::var("ROSTER_ADMIN_PASSWORD") {
+        return Ok(password);
+    }
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("Password for the new ADMIN: ");
+        std::io::stderr().flush()?;
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+async fn create_admin(
+    settings: Settings,
+    email: String,
+    username: Option<String>,
+) -> anyhow::Result<()> {
+    let password = read_password()?;
+    let database = startup::database(&settings).await?;
+    let services = startup::services(&settings, database, &mut Overrides::default()).await?;
+    match services
+        .accounts
+        .create_admin(
+            NewAdmin {
+                email,
+                username,
+                password,
+            },
+            Actor::System,
+        )
+        .await
+    {
+        Ok(user) => {
+            eprintln!("created ADMIN {} ({})", user.username, user.id);
+            Ok(())
+        }
+        Err(BootstrapError::Invalid(errors)) => {
+            let list: Vec<String> = errors
+                .0
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect();
+            anyhow::bail!("invalid admin: {}", list.join("; "))
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("roster: configuration error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    roster_app::telemetry::init(&settings.log, settings.log_format);
+    let outcome = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => startup::database(&settings).await.map(|_| {
+            tracing::info!("migrations are up to date");
+        }),
+        Command::CreateAdmin { email, username } => create_admin(settings, email, username).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("roster: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,14 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed step must fail the test"
+)]
+
+//! End-to-end tests: the real binary's wiring on a real port, a real database (SQLite and
+//! PostgreSQL), real HTTP. One test binary for the whole suite.
+
+mod helpers;
+mod journey;
+mod protocol;
+mod resilience;
