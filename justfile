@@ -1,0 +1,33 @@
+# Roster's everyday commands. `just` lists them.
+
+_default:
+    @just --list
+
+# Format the workspace.
+fmt:
+    cargo fmt --all
+
+# Lints, as CI runs them.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# The whole suite: SQLite and PostgreSQL (needs PostgreSQL on 127.0.0.1:5432 or ROSTER_TEST_POSTGRES_URL).
+test:
+    cargo test --workspace
+
+# Only the PostgreSQL half of the backend suites.
+test-pg:
+    cargo test --workspace postgres::
+
+# The domain depends on no I/O crate; adapters only on the domain.
+check-boundaries:
+    bash scripts/check-boundaries.sh
+
+# Serve on the zero-setup default (SQLite under ./data).
+run:
+    cargo run --release
+
+# Everything CI does.
+ci:
+    bash .ci/run
