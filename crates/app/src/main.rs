@@ -11,7 +11,12 @@ use roster_domain::services::{BootstrapError, NewAdmin};
 
 /// Roster: self-hosted user management behind one REST API.
 #[derive(Debug, Parser)]
-#[command(name = "roster", version, about, long_about = None)]
+#[command(
+    name = "roster",
+    version,
+    about = "Roster: self-hosted user management behind one REST API",
+    long_about = "Roster: self-hosted user management behind one REST API.\n\nConfigured by ROSTER_* environment variables or roster.toml; with none it serves on 127.0.0.1:8080 with SQLite under ./data."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

@@ -1,5 +1,7 @@
 //! Logging: `tracing` to stdout, filtered by `ROSTER_LOG`, pretty or JSON.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::settings::LogFormat;

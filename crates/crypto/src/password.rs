@@ -436,6 +436,28 @@ mod tests {
         assert!(hasher.needs_rehash(&PasswordHash::new("$argon2id$v=19$m=65536,t=3,p=4$abc")));
     }
 
+    /// On a runtime with a single worker thread (as an actix worker is), a task keeps running
+    /// while a slow hash is computed: the hash is not on that thread.
+    #[tokio::test(flavor = "current_thread")]
+    async fn hashing_never_blocks_the_async_worker_thread() {
+        let hasher = BcryptHasher::new(11).unwrap();
+        let ticks = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counter = ticks.clone();
+        let ticker = tokio::spawn(async move {
+            loop {
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        });
+        let worker = std::thread::current().id();
+        let hash = hasher.hash(&password("Str0ng!pass")).await.unwrap();
+        ticker.abort();
+        assert_eq!(std::thread::current().id(), worker);
+        assert!(hash.as_str().starts_with("$2b$11$"));
+        // A cost-11 hash takes over 50 ms; a blocked worker would not have ticked at all.
+        assert!(ticks.load(std::sync::atomic::Ordering::Relaxed) > 10);
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_flood_of_hashes_queues_behind_the_semaphore() {
         let hasher = BcryptHasher::with_concurrency(8, 1).unwrap();

@@ -104,6 +104,40 @@ impl TestDatabase {
     }
 }
 
+/// A pooled connection taken out of a pool and held, to exhaust it in tests.
+pub struct HeldConnection {
+    _held: Held,
+}
+
+enum Held {
+    Sqlite(diesel_async::pooled_connection::deadpool::Object<crate::db::SqliteConn>),
+    Postgres(diesel_async::pooled_connection::deadpool::Object<crate::db::PgConn>),
+}
+
+/// Takes one connection from `db`'s pool and keeps it until the guard is dropped.
+///
+/// # Panics
+/// When no connection can be had.
+#[expect(clippy::panic, reason = "test helper")]
+pub async fn hold_connection(db: &Database) -> HeldConnection {
+    let held = match &db.backend {
+        crate::db::Backend::Sqlite(pool) => pool
+            .get()
+            .await
+            .map(Held::Sqlite)
+            .map_err(|e| e.to_string()),
+        crate::db::Backend::Postgres(pool) => pool
+            .get()
+            .await
+            .map(Held::Postgres)
+            .map_err(|e| e.to_string()),
+    };
+    match held {
+        Ok(held) => HeldConnection { _held: held },
+        Err(e) => panic!("cannot take a connection: {e}"),
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         match self.kind {

@@ -621,6 +621,32 @@ async fn migrations_revert_and_reapply(kind: BackendKind) {
     s.database.ping().await.unwrap();
 }
 
+async fn an_exhausted_pool_is_unavailable_after_the_timeout_not_a_hang(kind: BackendKind) {
+    let db = TestDatabase::create(kind).await;
+    let database = Database::connect(&DatabaseConfig {
+        url: db.url.clone(),
+        pool_size: 1,
+        timeout: std::time::Duration::from_millis(300),
+    })
+    .unwrap();
+    let users = DieselUserRepository::new(database.clone());
+    users.find_by_id(UserId::generate()).await.unwrap();
+    let held = roster_persistence_diesel::testing::hold_connection(&database).await;
+    let started = std::time::Instant::now();
+    let err = users.find_by_id(UserId::generate()).await.unwrap_err();
+    assert!(matches!(err, InfraError::Unavailable(_)), "{err:?}");
+    let waited = started.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_millis(250),
+        "waited for the timeout: {waited:?}"
+    );
+    drop(held);
+    users
+        .find_by_id(UserId::generate())
+        .await
+        .expect("usable again once a connection is back");
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -656,6 +682,7 @@ on_both_backends!(
     outbox_messages_are_leased_sent_retried_and_abandoned,
     concurrent_claims_never_share_a_message,
     migrations_revert_and_reapply,
+    an_exhausted_pool_is_unavailable_after_the_timeout_not_a_hang,
 );
 
 #[test]
