@@ -104,14 +104,10 @@ impl TestDatabase {
     }
 }
 
-/// A pooled connection taken out of a pool and held, to exhaust it in tests.
+/// A pooled connection taken out of a pool and held, to exhaust it in tests. Dropping it
+/// returns the connection.
 pub struct HeldConnection {
-    _held: Held,
-}
-
-enum Held {
-    Sqlite(diesel_async::pooled_connection::deadpool::Object<crate::db::SqliteConn>),
-    Postgres(diesel_async::pooled_connection::deadpool::Object<crate::db::PgConn>),
+    _held: Box<dyn std::any::Any + Send>,
 }
 
 /// Takes one connection from `db`'s pool and keeps it until the guard is dropped.
@@ -120,17 +116,15 @@ enum Held {
 /// When no connection can be had.
 #[expect(clippy::panic, reason = "test helper")]
 pub async fn hold_connection(db: &Database) -> HeldConnection {
-    let held = match &db.backend {
-        crate::db::Backend::Sqlite(pool) => pool
-            .get()
-            .await
-            .map(Held::Sqlite)
-            .map_err(|e| e.to_string()),
-        crate::db::Backend::Postgres(pool) => pool
-            .get()
-            .await
-            .map(Held::Postgres)
-            .map_err(|e| e.to_string()),
+    let held: Result<Box<dyn std::any::Any + Send>, String> = match &db.backend {
+        crate::db::Backend::Sqlite(pool) => match pool.get().await {
+            Ok(conn) => Ok(Box::new(conn)),
+            Err(e) => Err(e.to_string()),
+        },
+        crate::db::Backend::Postgres(pool) => match pool.get().await {
+            Ok(conn) => Ok(Box::new(conn)),
+            Err(e) => Err(e.to_string()),
+        },
     };
     match held {
         Ok(held) => HeldConnection { _held: held },
