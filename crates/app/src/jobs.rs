@@ -79,6 +79,7 @@ impl UserRepository for NotifyingUsers {
 pub fn spawn_mail_worker(
     delivery: MailDelivery,
     notify: Arc<Notify>,
+    metrics: crate::metrics::MailMetrics,
     mut stop: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
@@ -88,6 +89,7 @@ pub fn spawn_mail_worker(
             }
             let busy = match delivery.run_once(MAIL_BATCH).await {
                 Ok(report) => {
+                    metrics.record(&report);
                     if report.sent + report.retried + report.abandoned > 0 {
                         tracing::debug!(?report, "mail delivery round");
                     }

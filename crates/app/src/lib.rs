@@ -5,6 +5,7 @@
 //! only parses the command line and calls into here.
 
 pub mod jobs;
+pub mod metrics;
 pub mod secrets;
 pub mod settings;
 pub mod startup;

@@ -67,6 +67,10 @@ pub struct Services {
     pub mail_notify: Arc<Notify>,
     /// The database.
     pub database: Database,
+    /// The outbox (for metrics).
+    pub outbox: DieselOutbox,
+    /// The password hasher (for metrics).
+    pub hasher: Arc<BcryptHasher>,
 }
 
 /// Builds the services over a migrated database.
@@ -124,7 +128,7 @@ pub async fn services(
             users,
             sessions: Arc::new(DieselSessionRepository::new(database.clone())),
             audit: Arc::new(DieselAuditLog::new(database.clone())),
-            hasher,
+            hasher: hasher.clone(),
             access_tokens,
             secrets: secret_tokens,
             clock: clock.clone(),
@@ -151,8 +155,9 @@ pub async fn services(
         transport,
     )
     .context("ROSTER_MAIL_FROM / ROSTER_PUBLIC_URL")?;
+    let outbox = DieselOutbox::new(database.clone());
     let mail_delivery = MailDelivery::new(
-        Arc::new(DieselOutbox::new(database.clone())),
+        Arc::new(outbox.clone()),
         Arc::new(mailer),
         clock,
         RetryPolicy::default(),
@@ -163,6 +168,8 @@ pub async fn services(
         mail_delivery,
         mail_notify: notify,
         database,
+        outbox,
+        hasher,
     })
 }
 
@@ -209,14 +216,20 @@ impl Application {
                 tracing::info!(user_id = %admin.id, username = %admin.username, "created the bootstrap ADMIN");
             }
         }
+        let (metrics, mail_metrics) = crate::metrics::build(
+            database.clone(),
+            services.outbox.clone(),
+            services.hasher.clone(),
+        );
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("ROSTER_BIND: cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let state = HttpState {
             accounts: services.accounts.clone(),
             sessions: services.sessions.clone(),
-            readiness: Arc::new(DatabaseReadiness(database)),
+            readiness: Arc::new(DatabaseReadiness(database.clone())),
             secure_cookies: settings.is_https(),
+            metrics: Arc::new(metrics),
         };
         let workers = overrides.workers.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
@@ -226,6 +239,7 @@ impl Application {
         let jobs = vec![spawn_mail_worker(
             services.mail_delivery.clone(),
             services.mail_notify.clone(),
+            mail_metrics,
             stop_rx,
         )];
         tracing::info!(address = %format!("{}:{port}", settings.bind.ip()), public_url = %settings.public_url, "Roster is listening");

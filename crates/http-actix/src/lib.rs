@@ -15,6 +15,7 @@
 pub mod auth;
 pub mod dto;
 pub mod error;
+pub mod metrics;
 pub mod middleware;
 pub mod routes;
 pub mod state;

@@ -10,6 +10,7 @@ use actix_web::middleware::Next;
 use tracing::Instrument;
 
 use crate::error::REQUEST_ID;
+use crate::state::HttpState;
 
 /// Header carrying the request id, both ways.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -46,13 +47,29 @@ pub async fn observe(
         .scope(request_id.clone(), next.call(req).instrument(span.clone()))
         .await?;
     let status = response.status();
+    let elapsed = started.elapsed().as_secs_f64();
     span.in_scope(|| {
         tracing::info!(
             status = status.as_u16(),
-            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+            elapsed_ms = elapsed * 1e3,
             "served"
         );
     });
+    if let Some(state) = response
+        .request()
+        .app_data::<actix_web::web::Data<HttpState>>()
+    {
+        let route = response
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".to_owned());
+        state.metrics.observe(
+            response.request().method().as_str(),
+            &route,
+            status.as_u16(),
+            elapsed,
+        );
+    }
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         headers.insert(HeaderName::from_static(REQUEST_ID_HEADER), value);

@@ -23,4 +23,6 @@ pub struct HttpState {
     pub readiness: Arc<dyn Readiness>,
     /// Whether cookies get `Secure` (the public URL is https).
     pub secure_cookies: bool,
+    /// Prometheus metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }

@@ -189,6 +189,46 @@ async fn health_and_readiness_answer(kind: BackendKind) {
     assert_eq!(ready.status, 200);
 }
 
+async fn metrics_count_requests_by_route_template_and_report_the_pool_and_outbox(
+    kind: BackendKind,
+) {
+    let app = spawn_app(kind).await;
+    assert_eq!(app.register("ada@example.com", PASSWORD).await.status, 201);
+    app.confirmation_token("ada@example.com").await;
+    app.get("/api/users/me", Some("junk")).await;
+    app.get("/no/such/path/12345", None).await;
+    // The worker marks the mail sent just after the mailbox received it: wait for that.
+    let mut text = String::new();
+    for _ in 0..100 {
+        let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/openmetrics-text")
+        );
+        text = response.text().await.unwrap();
+        if text.contains("roster_mail_sent_total 1") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    for expected in [
+        r#"roster_http_requests_total{method="POST",route="/api/auth/register",status="201"} 1"#,
+        r#"roster_http_requests_total{method="GET",route="/api/users/me",status="401"} 1"#,
+        r#"roster_http_requests_total{method="GET",route="unmatched",status="404"} 1"#,
+        r#"roster_db_pool_connections{state="max"} 4"#,
+        "roster_outbox_pending 0",
+        "roster_mail_sent_total 1",
+        "roster_password_hash_queue 0",
+        "roster_http_request_duration_seconds_bucket",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    assert!(!text.contains("12345"), "raw paths never become labels");
+}
+
 on_both_backends!(
     unknown_fields_are_refused_and_change_nothing,
     malformed_oversized_and_foreign_bodies_get_their_own_answers,
@@ -196,4 +236,5 @@ on_both_backends!(
     credentials_come_only_from_one_header_or_the_cookie,
     every_response_carries_the_security_headers,
     health_and_readiness_answer,
+    metrics_count_requests_by_route_template_and_report_the_pool_and_outbox,
 );

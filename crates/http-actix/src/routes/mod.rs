@@ -35,6 +35,7 @@ pub(crate) fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/health", "GET").route(web::get().to(health::health)))
         .service(resource("/ready", "GET").route(web::get().to(health::ready)))
+        .service(resource("/metrics", "GET").route(web::get().to(crate::metrics::scrape)))
         .service(resource("/api/auth/register", "POST").route(web::post().to(auth::register)))
         .service(resource("/api/auth/confirm", "POST").route(web::post().to(auth::confirm)))
         .service(resource("/api/auth/login", "POST").route(web::post().to(auth::login)))
