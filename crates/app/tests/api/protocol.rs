@@ -145,6 +145,33 @@ async fn credentials_come_only_from_one_header_or_the_cookie(kind: BackendKind) 
     );
 }
 
+async fn oversized_headers_are_refused(kind: BackendKind) {
+    let app = spawn_app(kind).await;
+    let huge = "x".repeat(80 * 1024);
+    let response = app
+        .client
+        .get(app.url("/api/users/me"))
+        .header("x-filler", huge)
+        .send()
+        .await;
+    match response {
+        Ok(response) => assert!(
+            [431, 401].contains(&response.status().as_u16()),
+            "{response:?}"
+        ),
+        // Closing the connection on an oversized head is also a refusal.
+        Err(error) => assert!(
+            error.is_request() || error.is_connect() || error.is_body(),
+            "{error:?}"
+        ),
+    }
+    assert_eq!(
+        app.get("/health", None).await.status,
+        200,
+        "the server is unharmed"
+    );
+}
+
 async fn every_response_carries_the_security_headers(kind: BackendKind) {
     let app = spawn_app(kind).await;
     for reply in [
@@ -235,6 +262,7 @@ on_both_backends!(
     wrong_methods_and_unknown_paths_are_problems,
     credentials_come_only_from_one_header_or_the_cookie,
     every_response_carries_the_security_headers,
+    oversized_headers_are_refused,
     health_and_readiness_answer,
     metrics_count_requests_by_route_template_and_report_the_pool_and_outbox,
 );
