@@ -61,6 +61,13 @@ pub enum SetupError {
     Migration(String),
 }
 
+/// Which way migrations go.
+#[derive(Debug, Clone, Copy)]
+enum Direction {
+    Up,
+    RevertAll,
+}
+
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendKind {
@@ -186,30 +193,7 @@ impl Database {
     /// # Errors
     /// [`SetupError::Migration`] when the database is unreachable or a migration fails.
     pub async fn migrate(&self) -> Result<(), SetupError> {
-        let url = self.url.clone();
-        let kind = self.kind();
-        // The migration harness is synchronous; it runs on the blocking pool.
-        let outcome = tokio::task::spawn_blocking(move || -> Result<(), String> {
-            match kind {
-                BackendKind::Sqlite => {
-                    let path = sqlite_path(&url).unwrap_or(&url);
-                    let mut conn = SqliteConnection::establish(path).map_err(|e| e.to_string())?;
-                    diesel::connection::SimpleConnection::batch_execute(
-                        &mut conn,
-                        &format!("PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS};"),
-                    )
-                    .map_err(|e| e.to_string())?;
-                    conn.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()).map_err(|e| e.to_string())
-                }
-                BackendKind::Postgres => {
-                    let mut conn = <AsyncConnectionWrapper<PgConn> as diesel::Connection>::establish(&url).map_err(|e| e.to_string())?;
-                    conn.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()).map_err(|e| e.to_string())
-                }
-            }
-        })
-        .await
-        .map_err(|e| SetupError::Migration(e.to_string()))?;
-        outcome.map_err(SetupError::Migration)
+        self.run_migrations(Direction::Up).await
     }
 
     /// Reverts every migration (for tests of the down migrations).
@@ -217,6 +201,23 @@ impl Database {
     /// # Errors
     /// [`SetupError::Migration`] when a down migration fails.
     pub async fn revert_all(&self) -> Result<(), SetupError> {
+        self.run_migrations(Direction::RevertAll).await
+    }
+
+    /// Migrates with a synchronous connection of this backend, on the blocking pool (the
+    /// migration harness is synchronous).
+    async fn run_migrations(&self, direction: Direction) -> Result<(), SetupError> {
+        fn apply<DB: diesel::backend::Backend>(
+            harness: &mut impl MigrationHarness<DB>,
+            migrations: EmbeddedMigrations,
+            direction: Direction,
+        ) -> Result<(), String> {
+            match direction {
+                Direction::Up => harness.run_pending_migrations(migrations).map(|_| ()),
+                Direction::RevertAll => harness.revert_all_migrations(migrations).map(|_| ()),
+            }
+            .map_err(|e| e.to_string())
+        }
         let url = self.url.clone();
         let kind = self.kind();
         let outcome = tokio::task::spawn_blocking(move || -> Result<(), String> {
@@ -224,17 +225,21 @@ impl Database {
                 BackendKind::Sqlite => {
                     let path = sqlite_path(&url).unwrap_or(&url);
                     let mut conn = SqliteConnection::establish(path).map_err(|e| e.to_string())?;
-                    conn.revert_all_migrations(SQLITE_MIGRATIONS)
-                        .map(|_| ())
-                        .map_err(|e| e.to_string())
+                    diesel::connection::SimpleConnection::batch_execute(
+                        &mut conn,
+                        &format!(
+                            "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; \
+                             PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS};"
+                        ),
+                    )
+                    .map_err(|e| e.to_string())?;
+                    apply(&mut conn, SQLITE_MIGRATIONS, direction)
                 }
                 BackendKind::Postgres => {
                     let mut conn =
                         <AsyncConnectionWrapper<PgConn> as diesel::Connection>::establish(&url)
                             .map_err(|e| e.to_string())?;
-                    conn.revert_all_migrations(POSTGRES_MIGRATIONS)
-                        .map(|_| ())
-                        .map_err(|e| e.to_string())
+                    apply(&mut conn, POSTGRES_MIGRATIONS, direction)
                 }
             }
         })
