@@ -31,6 +31,8 @@ enum Command {
     Migrate,
     /// Create an active, verified ADMIN. The password comes from ROSTER_ADMIN_PASSWORD or a
     /// prompt, never from the command line.
+    /// Print the OpenAPI document (the same as `GET /api/openapi.json`).
+    Openapi,
     CreateAdmin {
         /// The admin's email address.
         #[arg(long)]
@@ -128,6 +130,15 @@ async fn create_admin(
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Some(Command::Openapi)) {
+        // Needs no settings, database or secrets.
+        let _ = writeln!(
+            std::io::stdout(),
+            "{}",
+            roster_http_actix::openapi::document()
+        );
+        return ExitCode::SUCCESS;
+    }
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
         Err(error) => {
@@ -142,6 +153,7 @@ async fn main() -> ExitCode {
             tracing::info!("migrations are up to date");
         }),
         Command::CreateAdmin { email, username } => create_admin(settings, email, username).await,
+        Command::Openapi => Ok(()),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,9 +3,10 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use roster_domain::user::User;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Every success body: `{"data": ...}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Envelope<T> {
     /// The payload.
     pub data: T,
@@ -24,7 +25,7 @@ pub fn timestamp(at: &DateTime<Utc>) -> String {
 }
 
 /// The user's profile as sent.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, PartialEq, Eq, ToSchema)]
 pub struct ProfileBody {
     first_name: Option<String>,
     last_name: Option<String>,
@@ -33,7 +34,7 @@ pub struct ProfileBody {
 }
 
 /// A tenant membership as sent.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, PartialEq, Eq, ToSchema)]
 pub struct TenantBody {
     tenant_id: String,
     role: String,
@@ -42,8 +43,19 @@ pub struct TenantBody {
 }
 
 /// The user resource of the contract. Never holds hashes or secrets.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, PartialEq, Eq, ToSchema)]
+#[schema(example = json!({
+    "id": "01936f3e-8a1b-7c3d-9e4f-0a1b2c3d4e5f", "external_id": null,
+    "email": "ada@example.com", "email_verified": true, "username": "ada",
+    "name": "Ada Lovelace", "phone": "+441234567890", "avatar_url": "https://example.com/a.png",
+    "profile": {"first_name": "Ada", "last_name": "Lovelace", "birth_date": "1815-12-10", "gender": null},
+    "status": "active", "roles": ["USER"], "tenants": [],
+    "last_login_at": "2026-11-22T18:30:00.123456Z", "login_count": 3,
+    "created_at": "2026-11-20T09:00:00.000000Z", "updated_at": "2026-11-22T18:30:00.123456Z",
+    "deactivated_at": null
+}))]
 pub struct UserBody {
+    #[schema(format = "uuid")]
     id: String,
     external_id: Option<String>,
     email: Option<String>,
@@ -53,6 +65,8 @@ pub struct UserBody {
     phone: Option<String>,
     avatar_url: Option<String>,
     profile: ProfileBody,
+    /// `pending`, `active` or `deactivated`.
+    #[schema(value_type = String, example = "active")]
     status: &'static str,
     roles: Vec<String>,
     tenants: Vec<TenantBody>,
@@ -105,13 +119,14 @@ impl From<&User> for UserBody {
 }
 
 /// The body of login and refresh.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TokensBody {
     /// Signed JWT.
     pub access_token: String,
     /// Opaque refresh token.
     pub refresh_token: String,
     /// Always `Bearer`.
+    #[schema(value_type = String, example = "Bearer")]
     pub token_type: &'static str,
     /// Access token lifetime in seconds.
     pub expires_in: i64,
@@ -120,12 +135,16 @@ pub struct TokensBody {
 }
 
 /// `POST /api/auth/register`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "ada@example.com", "password": "Str0ng!pass", "name": "Ada Lovelace"}))]
 pub struct RegisterRequest {
-    /// Email.
+    /// Email (required).
+    #[schema(required = true)]
     pub email: Option<String>,
-    /// Password.
+    /// Password (required): 8 to 72 bytes, a lowercase and an uppercase letter, a digit and
+    /// another character; not the email or username.
+    #[schema(required = true)]
     pub password: Option<String>,
     /// Username.
     pub username: Option<String>,
@@ -134,20 +153,24 @@ pub struct RegisterRequest {
 }
 
 /// `POST /api/auth/confirm`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmRequest {
     /// The token from the confirmation mail.
+    #[schema(required = true)]
     pub token: Option<String>,
 }
 
 /// `POST /api/auth/login`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"login": "ada@example.com", "password": "Str0ng!pass"}))]
 pub struct LoginRequest {
     /// Email or username.
+    #[schema(required = true)]
     pub login: Option<String>,
     /// Password.
+    #[schema(required = true)]
     pub password: Option<String>,
     /// Also set the `access_token` cookie.
     pub set_cookie: Option<bool>,
@@ -162,8 +185,9 @@ impl std::fmt::Debug for LoginRequest {
 }
 
 /// `GET /health`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct HealthBody {
-    /// `ok`.
+    /// `ok` (or `ready`).
+    #[schema(value_type = String, example = "ok")]
     pub status: &'static str,
 }

@@ -8,6 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, error::JsonPayloadErro
 use roster_domain::services::{AuthError, ConfirmError, LoginError, RegisterError};
 use roster_domain::{FieldError, InfraError, ValidationErrors};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 tokio::task_local! {
     /// The id of the request being served, for error bodies and logs.
@@ -19,7 +20,7 @@ fn current_request_id() -> Option<String> {
 }
 
 /// One entry of `errors` in a 422 body.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
 pub struct FieldProblem {
     /// The field (`password`, `profile.birth_date`).
     pub field: String,
@@ -39,13 +40,18 @@ impl From<FieldError> for FieldProblem {
     }
 }
 
-/// The problem+json body.
-#[derive(Debug, Serialize)]
+/// The problem+json body (RFC 9457).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"type": "about:blank", "title": "Conflict", "status": 409, "code": "email_taken", "detail": "a user with this email already exists", "request_id": "01936f3e-8a1b-7c3d-9e4f-0a1b2c3d4e5f"}))]
 pub struct Problem {
     #[serde(rename = "type")]
+    #[schema(value_type = String)]
     kind: &'static str,
+    #[schema(value_type = String)]
     title: &'static str,
     status: u16,
+    /// Stable, machine-readable snake_case code.
+    #[schema(value_type = String)]
     code: &'static str,
     detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -65,7 +71,7 @@ struct Inner {
     code: &'static str,
     detail: String,
     errors: Option<Vec<FieldProblem>>,
-    allow: Option<&'static str>,
+    allow: Option<String>,
     retry_after: Option<u64>,
     /// For 5xx: the cause, logged in full and never sent.
     source: Option<InfraError>,
@@ -107,7 +113,7 @@ impl ApiError {
     }
 
     /// 405 with the methods the path allows.
-    pub fn method_not_allowed(allow: &'static str) -> Self {
+    pub fn method_not_allowed(allow: String) -> Self {
         let mut e = Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
@@ -277,8 +283,13 @@ impl ResponseError for ApiError {
         };
         let mut response = HttpResponse::build(self.0.status);
         response.content_type("application/problem+json");
-        if let Some(allow) = self.0.allow {
-            response.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
+        if let Some(allow) = self
+            .0
+            .allow
+            .as_deref()
+            .and_then(|a| HeaderValue::from_str(a).ok())
+        {
+            response.insert_header((header::ALLOW, allow));
         }
         if let Some(seconds) = self.0.retry_after {
             response.insert_header((header::RETRY_AFTER, seconds.to_string()));

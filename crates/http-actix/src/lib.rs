@@ -17,6 +17,7 @@ pub mod dto;
 pub mod error;
 pub mod metrics;
 pub mod middleware;
+pub mod openapi;
 pub mod routes;
 pub mod state;
 
@@ -50,6 +51,7 @@ pub fn configure(state: web::Data<HttpState>) -> impl FnOnce(&mut web::ServiceCo
             .app_data(web::PathConfig::default().error_handler(error::path_error))
             .app_data(web::QueryConfig::default().error_handler(error::query_error))
             .configure(routes::configure)
+            .configure(openapi::configure)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(ApiError::not_found())
             }));

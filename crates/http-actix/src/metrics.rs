@@ -132,6 +132,9 @@ impl Metrics {
 }
 
 /// `GET /metrics`.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "OpenMetrics text: requests, latency, pool, outbox, mail, hashing queue",
+        body = String, content_type = "application/openmetrics-text")))]
 pub async fn scrape(state: web::Data<HttpState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")

@@ -256,6 +256,53 @@ async fn metrics_count_requests_by_route_template_and_report_the_pool_and_outbox
     assert!(!text.contains("12345"), "raw paths never become labels");
 }
 
+async fn the_openapi_document_and_swagger_ui_are_served_from_the_binary(kind: BackendKind) {
+    let app = spawn_app(kind).await;
+    let doc = app.get("/api/openapi.json", None).await;
+    assert_eq!(doc.status, 200);
+    assert!(
+        doc.body["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc.body["openapi"]
+    );
+    assert!(doc.body["paths"]["/api/auth/register"]["post"].is_object());
+    assert!(doc.body["components"]["securitySchemes"]["bearer"].is_object());
+    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+        .arg("openapi")
+        .output()
+        .unwrap();
+    assert!(cli.status.success());
+    let printed: serde_json::Value = serde_json::from_slice(&cli.stdout).unwrap();
+    assert_eq!(
+        printed, doc.body,
+        "`roster openapi` prints the served document"
+    );
+
+    let redirect = app.client.get(app.url("/api/docs")).send().await.unwrap();
+    assert_eq!(redirect.status(), 308);
+    let ui = app.client.get(app.url("/api/docs/")).send().await.unwrap();
+    assert_eq!(ui.status(), 200);
+    let html = ui.text().await.unwrap();
+    assert!(html.contains("swagger-ui"), "{html}");
+    assert!(
+        !html.contains("cdn") && !html.contains("unpkg"),
+        "no CDN: {html}"
+    );
+    let init = app
+        .client
+        .get(app.url("/api/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(init.status(), 200);
+    assert!(
+        init.text()
+            .await
+            .unwrap()
+            .contains("/api/docs/openapi.json")
+    );
+}
+
 on_both_backends!(
     unknown_fields_are_refused_and_change_nothing,
     malformed_oversized_and_foreign_bodies_get_their_own_answers,
@@ -265,4 +312,5 @@ on_both_backends!(
     oversized_headers_are_refused,
     health_and_readiness_answer,
     metrics_count_requests_by_route_template_and_report_the_pool_and_outbox,
+    the_openapi_document_and_swagger_ui_are_served_from_the_binary,
 );

@@ -10,11 +10,24 @@ use roster_domain::{FieldError, ValidationErrors};
 
 use crate::auth::ACCESS_TOKEN_COOKIE;
 use crate::dto::{ConfirmRequest, Envelope, LoginRequest, RegisterRequest, TokensBody, UserBody};
-use crate::error::ApiError;
+use crate::error::{ApiError, Problem};
 use crate::routes::request_context;
 use crate::state::HttpState;
 
 /// `POST /api/auth/register`: 201 with the pending user; the confirmation mail is queued.
+#[utoipa::path(
+    post, path = "/api/auth/register", tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Registered; the account is pending until the emailed link is followed", body = Envelope<UserBody>),
+        (status = 400, description = "Malformed JSON, wrong types or an unknown field", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`email_taken` or `username_taken`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Field rules broken; `errors` lists each", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn register(
     state: web::Data<HttpState>,
     req: HttpRequest,
@@ -35,6 +48,16 @@ pub async fn register(
 }
 
 /// `POST /api/auth/confirm`: 200 with the now active user.
+#[utoipa::path(
+    post, path = "/api/auth/confirm", tag = "auth",
+    request_body = ConfirmRequest,
+    responses(
+        (status = 200, description = "Confirmed: the account is active and its email verified", body = Envelope<UserBody>),
+        (status = 400, description = "`invalid_token`: unknown or already used; or a malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`token_expired`: the pending account was deleted; register again", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`token` missing", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn confirm(
     state: web::Data<HttpState>,
     req: HttpRequest,
@@ -55,6 +78,17 @@ pub async fn confirm(
 }
 
 /// `POST /api/auth/login`: 200 with tokens, `Cache-Control: no-store`.
+#[utoipa::path(
+    post, path = "/api/auth/login", tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in. With `set_cookie: true` the access token is also set as the `access_token` cookie (HttpOnly, SameSite=Strict)", body = Envelope<TokensBody>,
+            headers(("Cache-Control" = String, description = "no-store"))),
+        (status = 401, description = "`invalid_credentials`: unknown login or wrong password, indistinguishable", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`email_not_confirmed` or `account_deactivated` (only after a correct password)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`login` or `password` missing", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn login(
     state: web::Data<HttpState>,
     req: HttpRequest,

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod health;
 pub mod users;
 
+use actix_web::http::Method;
 use actix_web::{HttpRequest, web};
 use roster_domain::audit::RequestContext;
 
@@ -25,20 +26,118 @@ pub(crate) fn request_context(req: &HttpRequest) -> RequestContext {
 }
 
 /// A resource at `path` whose other methods get 405 listing `allow`.
-pub(crate) fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(move || async move {
-        Err::<actix_web::HttpResponse, _>(ApiError::method_not_allowed(allow))
+pub(crate) fn resource(path: &str, allow: impl Into<String>) -> actix_web::Resource {
+    let allow: String = allow.into();
+    web::resource(path).default_service(web::to(move || {
+        let allow = allow.clone();
+        async move { Err::<actix_web::HttpResponse, _>(ApiError::method_not_allowed(allow)) }
     }))
 }
 
-/// Registers every route.
+/// One route: where, which method, and the handler.
+pub struct Endpoint {
+    /// Path template, as in the OpenAPI document (`/api/users/{id}`).
+    pub path: &'static str,
+    /// Method.
+    pub method: Method,
+    route: fn() -> actix_web::Route,
+}
+
+impl Endpoint {
+    fn new(path: &'static str, method: Method, route: fn() -> actix_web::Route) -> Self {
+        Self {
+            path,
+            method,
+            route,
+        }
+    }
+}
+
+/// Every route of the API. [`configure`] registers exactly these, and a test checks that
+/// each one is in the OpenAPI document.
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint::new("/health", Method::GET, || web::get().to(health::health)),
+        Endpoint::new("/ready", Method::GET, || web::get().to(health::ready)),
+        Endpoint::new("/metrics", Method::GET, || {
+            web::get().to(crate::metrics::scrape)
+        }),
+        Endpoint::new("/api/auth/register", Method::POST, || {
+            web::post().to(auth::register)
+        }),
+        Endpoint::new("/api/auth/confirm", Method::POST, || {
+            web::post().to(auth::confirm)
+        }),
+        Endpoint::new("/api/auth/login", Method::POST, || {
+            web::post().to(auth::login)
+        }),
+        Endpoint::new("/api/auth/me", Method::GET, || {
+            web::get().to(users::auth_me)
+        }),
+        Endpoint::new("/api/users/me", Method::GET, || web::get().to(users::me)),
+    ]
+}
+
+/// Registers every route, one resource per path; other methods get 405 with `Allow`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/health", "GET").route(web::get().to(health::health)))
-        .service(resource("/ready", "GET").route(web::get().to(health::ready)))
-        .service(resource("/metrics", "GET").route(web::get().to(crate::metrics::scrape)))
-        .service(resource("/api/auth/register", "POST").route(web::post().to(auth::register)))
-        .service(resource("/api/auth/confirm", "POST").route(web::post().to(auth::confirm)))
-        .service(resource("/api/auth/login", "POST").route(web::post().to(auth::login)))
-        .service(resource("/api/auth/me", "GET").route(web::get().to(users::me)))
-        .service(resource("/api/users/me", "GET").route(web::get().to(users::me)));
+    let endpoints = endpoints();
+    let mut paths: Vec<&'static str> = Vec::new();
+    for endpoint in &endpoints {
+        if !paths.contains(&endpoint.path) {
+            paths.push(endpoint.path);
+        }
+    }
+    for path in paths {
+        let here: Vec<&Endpoint> = endpoints.iter().filter(|e| e.path == path).collect();
+        let allow = here
+            .iter()
+            .map(|e| e.method.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut resource = resource(path, allow);
+        for endpoint in here {
+            resource = resource.route((endpoint.route)());
+        }
+        cfg.service(resource);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use utoipa::OpenApi;
+
+    #[test]
+    fn every_route_is_in_the_openapi_document() {
+        let doc = crate::openapi::ApiDoc::openapi();
+        for endpoint in endpoints() {
+            let item = doc.paths.paths.get(endpoint.path);
+            let operation = item.and_then(|item| match endpoint.method {
+                Method::GET => item.get.as_ref(),
+                Method::POST => item.post.as_ref(),
+                Method::PUT => item.put.as_ref(),
+                Method::PATCH => item.patch.as_ref(),
+                Method::DELETE => item.delete.as_ref(),
+                _ => None,
+            });
+            assert!(
+                operation.is_some(),
+                "{} {} has no OpenAPI entry",
+                endpoint.method,
+                endpoint.path
+            );
+        }
+    }
+
+    #[test]
+    fn the_document_has_no_route_that_does_not_exist() {
+        let doc = crate::openapi::ApiDoc::openapi();
+        let known: Vec<&str> = endpoints().iter().map(|e| e.path).collect();
+        for path in doc.paths.paths.keys() {
+            assert!(
+                known.contains(&path.as_str()),
+                "{path} is documented but not routed"
+            );
+        }
+    }
 }

@@ -1,0 +1,98 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations, and Swagger UI served
+//! from the binary (no CDN).
+
+use actix_web::{HttpResponse, web};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes;
+
+/// The security schemes the routes name.
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("access_token"))),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Api-Key"))),
+        );
+    }
+}
+
+/// The document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Roster",
+        description = "Self-hosted user management: accounts, registration with email confirmation, \
+                       login with JWT access tokens and refresh tokens, sessions, roles and tenants.\n\n\
+                       Success bodies are `{\"data\": ...}`; errors are RFC 9457 problem details \
+                       (`application/problem+json`) with a stable `code`.",
+        license(name = "Apache-2.0"),
+    ),
+    paths(
+        routes::auth::register,
+        routes::auth::confirm,
+        routes::auth::login,
+        routes::users::auth_me,
+        routes::users::me,
+        routes::health::health,
+        routes::health::ready,
+        crate::metrics::scrape,
+    ),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "auth", description = "Registration, confirmation, login"),
+        (name = "users", description = "Accounts"),
+        (name = "operations", description = "Health, readiness, metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document as JSON.
+pub fn document() -> String {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// `GET /api/openapi.json`.
+pub async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(document())
+}
+
+/// Swagger UI under `/api/docs/`, its assets compiled into the binary.
+pub fn swagger_ui() -> utoipa_swagger_ui::SwaggerUi {
+    utoipa_swagger_ui::SwaggerUi::new("/api/docs/{_:.*}")
+        .url("/api/docs/openapi.json", ApiDoc::openapi())
+}
+
+/// `GET /api/docs` redirects to `/api/docs/`.
+pub async fn docs_redirect() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header(("Location", "/api/docs/"))
+        .finish()
+}
+
+/// Registers the document and the UI.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(routes::resource("/api/openapi.json", "GET").route(web::get().to(openapi_json)))
+        .service(routes::resource("/api/docs", "GET").route(web::get().to(docs_redirect)))
+        .service(swagger_ui());
+}
