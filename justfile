@@ -31,3 +31,7 @@ run:
 # Everything CI does.
 ci:
     bash .ci/run
+
+# Load benchmarks on SQLite and PostgreSQL; writes the table into docs/benchmarks.md.
+bench:
+    bash scripts/bench.sh

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The benchmark harness (`just bench`): builds a release, starts Roster on SQLite and on
+# PostgreSQL, and drives load with wrk from a separate process. Writes the table into
+# docs/benchmarks.md between the BENCH markers, and prints it.
+# Environment: BENCH_DURATION (seconds per scenario, default 15), BENCH_BACKENDS
+# (default "sqlite postgres"), ROSTER_TEST_POSTGRES_URL (admin URL of the PostgreSQL server).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration="${BENCH_DURATION:-15}"
+backends="${BENCH_BACKENDS:-sqlite postgres}"
+pg_admin="${ROSTER_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+cost=12
+
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+cargo build --release -q
+hash_seconds=$(cargo run --release -q -p roster-crypto --example hash_time -- "$cost" 8)
+cores=$(nproc)
+limit=$(awk -v c="$cores" -v h="$hash_seconds" 'BEGIN {printf "%.1f", c / h}')
+
+work="$(mktemp -d)"
+pid=""
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+json='content-type: application/json'
+
+# wrk's summary: requests/s, p50 and p99 latency (ms).
+summarise() {
+  awk '
+    /Requests\/sec/ {rps=$2}
+    /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
+    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
+    END {printf "%.0f|%.1f|%.1f", rps, ms(p50), ms(p99)}' "$1"
+}
+
+rows=()
+for backend in $backends; do
+  if [ "$backend" = sqlite ]; then
+    url="sqlite://$work/sqlite/roster.db"
+  else
+    db="roster_bench_$(date +%s)"
+    psql "$pg_admin" -qc "CREATE DATABASE $db" >/dev/null
+    url="${pg_admin%/*}/$db"
+  fi
+  port=$(free_port)
+  base="http://127.0.0.1:$port"
+  ROSTER_CONFIG= ROSTER_DATA_DIR="$work/$backend" ROSTER_DATABASE_URL="$url" ROSTER_BIND="127.0.0.1:$port" \
+    ROSTER_DATABASE_POOL_SIZE=16 ROSTER_RATE_LIMITS=off ROSTER_LOG=warn ./target/release/roster &
+  pid=$!
+  for _ in $(seq 1 100); do curl -fs "$base/health" >/dev/null && break; sleep 0.1; done
+
+  # One confirmed user for /me and login.
+  curl -fs "$base/api/auth/register" -H "$json" -d '{"email":"bench@example.com","password":"Str0ng!pass"}' >/dev/null
+  for _ in $(seq 1 50); do ls "$work/$backend"/outbox/*.eml >/dev/null 2>&1 && break; sleep 0.1; done
+  token=$(grep -ho 'confirm?token=[A-Za-z0-9_-]*' "$work/$backend"/outbox/*.eml | head -1 | cut -d= -f2)
+  curl -fs "$base/api/auth/confirm" -H "$json" -d "{\"token\":\"$token\"}" >/dev/null
+  access=$(curl -fs "$base/api/auth/login" -H "$json" -d '{"login":"bench","password":"Str0ng!pass"}' \
+    | python3 -c 'import sys,json; print(json.load(sys.stdin)["data"]["access_token"])')
+
+  wrk -t2 -c64 -d"${duration}s" --timeout 30s --latency -H "Authorization: Bearer $access" "$base/api/users/me" > "$work/me.txt"
+  rows+=("| $backend | \`GET /api/users/me\` | 64 | $(summarise "$work/me.txt" | sed 's/|/ | /g') | |")
+
+  cat > "$work/login.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"login":"bench","password":"Str0ng!pass"}'
+LUA
+  wrk -t2 -c16 -d"${duration}s" --timeout 30s --latency -s "$work/login.lua" "$base/api/auth/login" > "$work/login.txt"
+  s=$(summarise "$work/login.txt"); rps=${s%%|*}
+  eff=$(awk -v r="$rps" -v l="$limit" 'BEGIN {printf "%.0f%%", 100 * r / l}')
+  rows+=("| $backend | \`POST /api/auth/login\` | 16 | $(echo "$s" | sed 's/|/ | /g') | $eff of $limit/s |")
+
+  cat > "$work/register.lua" <<'LUA'
+counter = 0
+request = function()
+  counter = counter + 1
+  local body = string.format('{"email":"load-%d-%d@example.com","password":"Str0ng!pass"}', math.random(1, 1000000000), counter)
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+end
+LUA
+  wrk -t2 -c16 -d"${duration}s" --timeout 30s --latency -s "$work/register.lua" "$base/api/auth/register" > "$work/register.txt"
+  s=$(summarise "$work/register.txt"); rps=${s%%|*}
+  eff=$(awk -v r="$rps" -v l="$limit" 'BEGIN {printf "%.0f%%", 100 * r / l}')
+  rows+=("| $backend | \`POST /api/auth/register\` | 16 | $(echo "$s" | sed 's/|/ | /g') | $eff of $limit/s |")
+
+  peak=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$pid/status")
+  rows+=("| $backend | peak server memory (VmHWM) | | ${peak} MiB | | | |")
+  kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
+  [ "$backend" = postgres ] && psql "$pg_admin" -qc "DROP DATABASE $db WITH (FORCE)" >/dev/null
+done
+
+table="$(mktemp)"
+{
+  echo "<!-- BENCH:START -->"
+  echo "Command: \`just bench\` (\`scripts/bench.sh\`, ${duration} s per scenario), $(date -u +%Y-%m-%d)."
+  echo "Machine: ${cores} cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB;"
+  echo "wrk on the same machine. bcrypt cost ${cost}: one hash takes $(awk -v h="$hash_seconds" 'BEGIN {printf "%.0f", h*1000}') ms, so the hashing limit is ${limit} hashes/s."
+  echo
+  echo "| backend | scenario | connections | requests/s | p50 ms | p99 ms | against the hashing limit |"
+  echo "|---|---|---|---|---|---|---|"
+  printf '%s\n' "${rows[@]}"
+  echo "<!-- BENCH:END -->"
+} > "$table"
+cat "$table"
+python3 - "$table" <<'PY'
+import re, sys
+table = open(sys.argv[1]).read().strip()
+path = "docs/benchmarks.md"
+text = open(path).read()
+if "<!-- BENCH:START -->" in text:
+    text = re.sub(r"<!-- BENCH:START -->.*?<!-- BENCH:END -->", lambda _: table, text, flags=re.S)
+else:
+    text = text.rstrip() + "\n\n## HTTP throughput and latency\n\n" + table + "\n"
+open(path, "w").write(text)
+PY
