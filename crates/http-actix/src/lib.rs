@@ -16,6 +16,7 @@ pub mod auth;
 pub mod dto;
 pub mod error;
 pub mod middleware;
+pub mod rate_limit;
 pub mod routes;
 pub mod state;
 

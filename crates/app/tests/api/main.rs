@@ -12,4 +12,7 @@ mod cli;
 mod helpers;
 mod journey;
 mod protocol;
+mod rate_limits;
 mod resilience;
+mod sessions;
+mod tokens;

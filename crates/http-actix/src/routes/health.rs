@@ -24,3 +24,14 @@ pub async fn ready(state: web::Data<HttpState>) -> Result<HttpResponse, ApiError
         ))
     }
 }
+
+/// `GET /.well-known/jwks.json`: the public key access tokens are signed with (EdDSA), or
+/// `{"keys": []}` under HS256. Public and cacheable for a short while.
+pub async fn jwks(state: web::Data<HttpState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((
+            actix_web::http::header::CACHE_CONTROL,
+            "public, max-age=300",
+        ))
+        .json(state.jwks.as_ref())
+}
