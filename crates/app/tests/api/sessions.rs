@@ -296,7 +296,40 @@ async fn the_sessions_list_shows_own_live_sessions_and_one_can_be_ended(kind: Ba
     assert_eq!(anonymous.status, 401);
 }
 
+async fn a_cross_origin_caller_is_never_granted_cors_access(kind: BackendKind) {
+    let app = spawn_app(kind).await;
+    let access = app.active_user("ada@example.com").await;
+    let evil = "https://evil.example";
+    let read_me = app
+        .client
+        .get(app.url("/api/auth/sessions"))
+        .bearer_auth(&access)
+        .header("origin", evil)
+        .send()
+        .await
+        .unwrap();
+    let preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/api/auth/sessions"))
+        .header("origin", evil)
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "authorization")
+        .send()
+        .await
+        .unwrap();
+    for reply in [read(read_me).await, read(preflight).await] {
+        let granted: Vec<_> = reply
+            .headers
+            .keys()
+            .filter(|name| name.as_str().starts_with("access-control-"))
+            .collect();
+        assert!(granted.is_empty(), "{reply:?}");
+        assert_eq!(reply.header("x-content-type-options"), Some("nosniff"));
+    }
+}
+
 on_both_backends!(
+    a_cross_origin_caller_is_never_granted_cors_access,
     a_refresh_rotates_the_tokens_and_a_replayed_token_ends_the_session,
     concurrent_refreshes_with_one_token_succeed_exactly_once,
     a_refresh_token_expires_and_never_outlives_its_session,
