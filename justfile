@@ -31,3 +31,7 @@ run:
 # Everything CI does.
 ci:
     bash .ci/run
+
+# The per-request session check through HTTP, on SQLite and PostgreSQL (results: docs/benchmarks.md).
+bench-session:
+    cargo test --release -p roster-app --test api -- --ignored --nocapture --test-threads 1 bench_session_check
