@@ -182,9 +182,11 @@ async fn forwarded_addresses_count_only_behind_a_trusted_proxy(kind: BackendKind
 
 async fn limits_in_redis_hold_across_instances(kind: BackendKind) {
     let prefix = format!("roster-test:{}:", uuid::Uuid::now_v7());
+    let redis = std::env::var("ROSTER_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
     let options = || {
         limits(&[
-            ("ROSTER_REDIS_URL", "redis://127.0.0.1:6379"),
+            ("ROSTER_REDIS_URL", &redis),
             ("ROSTER_REDIS_KEY_PREFIX", &prefix),
             ("ROSTER_RATE_LIMIT_LOGIN_LOGIN", "3/15m"),
         ])
