@@ -32,6 +32,10 @@ run:
 ci:
     bash .ci/run
 
+
 # Load benchmarks on SQLite and PostgreSQL; writes the table into docs/benchmarks.md.
 bench:
     bash scripts/bench.sh
+# The per-request session check through HTTP, on SQLite and PostgreSQL (results: docs/benchmarks.md).
+bench-session:
+    cargo test --release -p roster-app --test api -- --ignored --nocapture --test-threads 1 bench_session_check

@@ -7,6 +7,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use roster_http_actix::rate_limit::{IpNet, Limit, Rule, parse_trusted_proxies};
+
 /// A setting that could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -61,6 +63,8 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// `ROSTER_JWT_SECRET`; generated into the data folder when unset.
     pub jwt_secret: Option<String>,
+    /// `ROSTER_JWT_ED25519_KEY_FILE`: sign with EdDSA under this PEM PKCS#8 key.
+    pub jwt_ed25519_key_file: Option<PathBuf>,
     /// `ROSTER_JWT_ISSUER`.
     pub jwt_issuer: String,
     /// `ROSTER_JWT_AUDIENCE`.
@@ -91,6 +95,16 @@ pub struct Settings {
     pub bootstrap_admin_email: Option<String>,
     /// `ROSTER_BOOTSTRAP_ADMIN_PASSWORD`.
     pub bootstrap_admin_password: Option<String>,
+    /// `ROSTER_RATE_LIMITS`: `false` when `off`.
+    pub rate_limits_enabled: bool,
+    /// `ROSTER_RATE_LIMIT_<RULE>` values that were set (the others keep the contract's default).
+    pub rate_limits: Vec<(Rule, Limit)>,
+    /// `ROSTER_TRUSTED_PROXIES`.
+    pub trusted_proxies: Vec<IpNet>,
+    /// `ROSTER_REDIS_URL`: rate-limit counters shared by every instance.
+    pub redis_url: Option<String>,
+    /// `ROSTER_REDIS_KEY_PREFIX`: the start of every Redis key Roster writes.
+    pub redis_key_prefix: String,
     /// `ROSTER_LOG`.
     pub log: String,
     /// `ROSTER_LOG_FORMAT`.
@@ -107,6 +121,7 @@ pub const KNOWN: &[&str] = &[
     "ROSTER_DATABASE_TIMEOUT",
     "ROSTER_DATA_DIR",
     "ROSTER_JWT_SECRET",
+    "ROSTER_JWT_ED25519_KEY_FILE",
     "ROSTER_JWT_ISSUER",
     "ROSTER_JWT_AUDIENCE",
     "ROSTER_ACCESS_TOKEN_TTL",
@@ -125,6 +140,16 @@ pub const KNOWN: &[&str] = &[
     "ROSTER_ADMIN_PASSWORD",
     "ROSTER_LOG",
     "ROSTER_LOG_FORMAT",
+    "ROSTER_RATE_LIMITS",
+    "ROSTER_RATE_LIMIT_REGISTER",
+    "ROSTER_RATE_LIMIT_LOGIN_LOGIN",
+    "ROSTER_RATE_LIMIT_LOGIN_IP",
+    "ROSTER_RATE_LIMIT_RESET_REQUEST",
+    "ROSTER_RATE_LIMIT_RESET_IP",
+    "ROSTER_RATE_LIMIT_CONFIRM_IP",
+    "ROSTER_TRUSTED_PROXIES",
+    "ROSTER_REDIS_URL",
+    "ROSTER_REDIS_KEY_PREFIX",
 ];
 
 /// Raw values by variable name, with where each came from.
@@ -334,6 +359,37 @@ impl Settings {
                 ));
             }
         };
+        let rate_limits_enabled = match s.string("ROSTER_RATE_LIMITS", "on").as_str() {
+            "on" | "true" => true,
+            "off" | "false" => false,
+            other => {
+                return Err(invalid(
+                    "ROSTER_RATE_LIMITS",
+                    format!("must be on or off (got {other:?})"),
+                ));
+            }
+        };
+        let mut rate_limits = Vec::new();
+        for rule in Rule::ALL {
+            let name = format!("ROSTER_RATE_LIMIT_{}", rule.name().to_ascii_uppercase());
+            if let Some(raw) = s.get(&name) {
+                rate_limits.push((rule, raw.parse::<Limit>().map_err(|e| invalid(&name, e))?));
+            }
+        }
+        let trusted_proxies = parse_trusted_proxies(&s.string("ROSTER_TRUSTED_PROXIES", ""))
+            .map_err(|e| invalid("ROSTER_TRUSTED_PROXIES", e))?;
+        let redis_url = s.optional("ROSTER_REDIS_URL");
+        if let Some(url) = &redis_url
+            && !(url.starts_with("redis://")
+                || url.starts_with("rediss://")
+                || url.starts_with("unix://"))
+        {
+            return Err(invalid(
+                "ROSTER_REDIS_URL",
+                "must start with redis://, rediss:// or unix://",
+            ));
+        }
+        let redis_key_prefix = s.string("ROSTER_REDIS_KEY_PREFIX", "roster:rl:");
         let log = s.string("ROSTER_LOG", "info");
         tracing_subscriber::EnvFilter::try_new(&log)
             .map_err(|e| invalid("ROSTER_LOG", format!("not a valid filter: {e}")))?;
@@ -345,6 +401,7 @@ impl Settings {
             database_timeout: s.seconds("ROSTER_DATABASE_TIMEOUT", 5)?,
             data_dir,
             jwt_secret,
+            jwt_ed25519_key_file: s.optional("ROSTER_JWT_ED25519_KEY_FILE").map(PathBuf::from),
             jwt_issuer: s.string("ROSTER_JWT_ISSUER", "roster"),
             jwt_audience: s.string("ROSTER_JWT_AUDIENCE", "roster"),
             access_token_ttl: s.seconds("ROSTER_ACCESS_TOKEN_TTL", 1800)?,
@@ -360,6 +417,11 @@ impl Settings {
             mail_from,
             bootstrap_admin_email,
             bootstrap_admin_password,
+            rate_limits_enabled,
+            rate_limits,
+            trusted_proxies,
+            redis_url,
+            redis_key_prefix,
             log,
             log_format,
         })
@@ -407,10 +469,35 @@ mod tests {
             ("ROSTER_EMAIL_ENCRYPTION_KEY", "abc"),
             ("ROSTER_SMTP_URL", "http://mail"),
             ("ROSTER_MAIL_FROM", "not a mailbox"),
+            ("ROSTER_RATE_LIMITS", "maybe"),
+            ("ROSTER_RATE_LIMIT_LOGIN_IP", "30 per minute"),
+            ("ROSTER_RATE_LIMIT_REGISTER", "0/1h"),
+            ("ROSTER_TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("ROSTER_REDIS_URL", "localhost:6379"),
         ] {
             let err = Settings::from_vars(vars(&[(name, value)])).unwrap_err();
             assert!(err.to_string().starts_with(name), "{name}={value}: {err}");
         }
+    }
+
+    #[test]
+    fn rate_limits_are_on_by_default_and_each_rule_can_be_changed() {
+        let s = Settings::from_vars(vars(&[("ROSTER_CONFIG", "")])).unwrap();
+        assert!(s.rate_limits_enabled);
+        assert!(s.rate_limits.is_empty());
+        let s = Settings::from_vars(vars(&[
+            ("ROSTER_CONFIG", ""),
+            ("ROSTER_RATE_LIMITS", "off"),
+            ("ROSTER_RATE_LIMIT_LOGIN_LOGIN", "7/10m"),
+            ("ROSTER_TRUSTED_PROXIES", "10.0.0.0/8,127.0.0.1"),
+        ]))
+        .unwrap();
+        assert!(!s.rate_limits_enabled);
+        assert_eq!(
+            s.rate_limits,
+            vec![(Rule::LoginLogin, Limit::new(7, Duration::from_secs(600)))]
+        );
+        assert_eq!(s.trusted_proxies.len(), 2);
     }
 
     #[test]

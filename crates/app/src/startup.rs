@@ -12,6 +12,7 @@ use roster_domain::services::{
     SessionsPorts,
 };
 use roster_domain::session::SessionPolicy;
+use roster_http_actix::rate_limit::{CounterStore, InMemoryCounters, RateLimits, RedisCounters};
 use roster_http_actix::{HttpState, Readiness};
 use roster_mailer::{Mailer, MailerConfig, Transport};
 use roster_persistence_diesel::{
@@ -71,6 +72,10 @@ pub struct Services {
     pub outbox: DieselOutbox,
     /// The password hasher (for metrics).
     pub hasher: Arc<BcryptHasher>,
+    /// The rate limits in force.
+    pub limits: RateLimits,
+    /// The JWKS document of the access-token key.
+    pub jwks: Arc<serde_json::Value>,
 }
 
 /// Builds the services over a migrated database.
@@ -104,14 +109,25 @@ pub async fn services(
         .await
         .context("preparing the password hasher")?;
     let secret_tokens = Arc::new(RandomSecretTokens::new());
-    let access_tokens = Arc::new(
-        JwtAccessTokens::hs256(
+    let access_tokens = Arc::new(match &settings.jwt_ed25519_key_file {
+        Some(path) => {
+            let pem = std::fs::read_to_string(path).with_context(|| {
+                format!(
+                    "ROSTER_JWT_ED25519_KEY_FILE: cannot read {}",
+                    path.display()
+                )
+            })?;
+            JwtAccessTokens::ed25519_pem(&pem, &settings.jwt_issuer, &settings.jwt_audience)
+                .context("ROSTER_JWT_ED25519_KEY_FILE / ROSTER_JWT_ISSUER / ROSTER_JWT_AUDIENCE")?
+        }
+        None => JwtAccessTokens::hs256(
             &secrets.jwt_secret,
             &settings.jwt_issuer,
             &settings.jwt_audience,
         )
         .context("ROSTER_JWT_SECRET / ROSTER_JWT_ISSUER / ROSTER_JWT_AUDIENCE")?,
-    );
+    });
+    let jwks = Arc::new(access_tokens.jwks());
     let accounts = Accounts::new(
         AccountsPorts {
             users: users.clone(),
@@ -159,9 +175,22 @@ pub async fn services(
     let mail_delivery = MailDelivery::new(
         Arc::new(outbox.clone()),
         Arc::new(mailer),
-        clock,
+        clock.clone(),
         RetryPolicy::default(),
     );
+    let counters: Arc<dyn CounterStore> = match &settings.redis_url {
+        Some(url) => Arc::new(
+            RedisCounters::connect(url, &settings.redis_key_prefix)
+                .await
+                .context("ROSTER_REDIS_URL")?,
+        ),
+        None => Arc::new(InMemoryCounters::new(clock)),
+    };
+    let limits = if settings.rate_limits_enabled {
+        RateLimits::new(&settings.rate_limits, counters)
+    } else {
+        RateLimits::off(counters)
+    };
     Ok(Services {
         accounts,
         sessions,
@@ -170,6 +199,8 @@ pub async fn services(
         database,
         outbox,
         hasher,
+        limits,
+        jwks,
     })
 }
 
@@ -230,6 +261,9 @@ impl Application {
             readiness: Arc::new(DatabaseReadiness(database.clone())),
             secure_cookies: settings.is_https(),
             metrics: Arc::new(metrics),
+            limits: services.limits.clone(),
+            trusted_proxies: settings.trusted_proxies.clone().into(),
+            jwks: services.jwks.clone(),
         };
         let workers = overrides.workers.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)

@@ -1,12 +1,16 @@
 //! JWT access tokens.
 //!
 //! One algorithm per instance, pinned: a token signed any other way (`none`, HS384, RS256
-//! with the HMAC secret as "public key", ...) is invalid. The signing key is an enum so that
-//! an EdDSA key (with a `kid` and a JWKS document) can join HS256 without touching callers.
+//! with the HMAC secret as "public key", HS256 under an EdDSA instance, ...) is invalid.
+//! HS256 with a shared secret, or EdDSA (Ed25519) with a private key whose public half is
+//! published as a JWKS document under a `kid` that every token names.
 
 use std::fmt;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
+use jsonwebtoken::jwk::{Jwk, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use roster_domain::InfraError;
 use roster_domain::ports::{AccessTokens, TokenRejected};
@@ -28,6 +32,26 @@ pub enum JwtConfigError {
     /// Issuer or audience is empty.
     #[error("the JWT {0} must not be empty")]
     Empty(&'static str),
+    /// The Ed25519 key is not a PEM PKCS#8 Ed25519 private key.
+    #[error("expected a PEM PKCS#8 Ed25519 private key (-----BEGIN PRIVATE KEY-----)")]
+    InvalidEd25519Key,
+}
+
+/// The DER of a PKCS#8 Ed25519 private key before its 32-byte seed (RFC 8410).
+const ED25519_PKCS8_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
+/// The DER inside a `PRIVATE KEY` PEM document, if it is an Ed25519 PKCS#8 key.
+fn ed25519_pkcs8_der(pem: &str) -> Option<Vec<u8>> {
+    let body = pem
+        .trim()
+        .strip_prefix("-----BEGIN PRIVATE KEY-----")?
+        .trim_end()
+        .strip_suffix("-----END PRIVATE KEY-----")?;
+    let text: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+    let der = STANDARD.decode(text).ok()?;
+    (der.len() == 48 && der[..16] == ED25519_PKCS8_PREFIX).then_some(der)
 }
 
 /// The key material tokens are signed and checked with.
@@ -40,29 +64,40 @@ enum SigningKey {
         encoding: EncodingKey,
         decoding: DecodingKey,
     },
+    /// EdDSA over Ed25519; `jwk` is the public key as published, named `kid`.
+    Ed25519 {
+        encoding: EncodingKey,
+        decoding: DecodingKey,
+        kid: String,
+        jwk: Box<Jwk>,
+    },
 }
 
 impl SigningKey {
     fn algorithm(&self) -> Algorithm {
         match self {
             Self::Hs256 { .. } => Algorithm::HS256,
+            Self::Ed25519 { .. } => Algorithm::EdDSA,
         }
     }
 
     fn header(&self) -> Header {
-        // An EdDSA variant would also set `kid` here, naming its entry in the JWKS.
-        Header::new(self.algorithm())
+        let mut header = Header::new(self.algorithm());
+        if let Self::Ed25519 { kid, .. } = self {
+            header.kid = Some(kid.clone());
+        }
+        header
     }
 
     fn encoding(&self) -> &EncodingKey {
         match self {
-            Self::Hs256 { encoding, .. } => encoding,
+            Self::Hs256 { encoding, .. } | Self::Ed25519 { encoding, .. } => encoding,
         }
     }
 
     fn decoding(&self) -> &DecodingKey {
         match self {
-            Self::Hs256 { decoding, .. } => decoding,
+            Self::Hs256 { decoding, .. } | Self::Ed25519 { decoding, .. } => decoding,
         }
     }
 }
@@ -120,6 +155,50 @@ impl JwtAccessTokens {
         Self::with_key(key, issuer.into(), audience.into())
     }
 
+    /// Tokens signed with EdDSA under the Ed25519 private key in `pem` (PKCS#8,
+    /// `-----BEGIN PRIVATE KEY-----`), each naming the key's `kid` (its RFC 7638 thumbprint);
+    /// [`JwtAccessTokens::jwks`] publishes the public key.
+    ///
+    /// # Errors
+    /// [`JwtConfigError`] for a key that is not such a key, or an empty issuer or audience.
+    pub fn ed25519_pem(
+        pem: &str,
+        issuer: impl Into<String>,
+        audience: impl Into<String>,
+    ) -> Result<Self, JwtConfigError> {
+        let der = ed25519_pkcs8_der(pem).ok_or(JwtConfigError::InvalidEd25519Key)?;
+        let encoding = EncodingKey::from_ed_der(&der);
+        let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::EdDSA)
+            .map_err(|_| JwtConfigError::InvalidEd25519Key)?;
+        let kid = jwk
+            .thumbprint(ThumbprintHash::SHA256)
+            .map_err(|_| JwtConfigError::InvalidEd25519Key)?;
+        jwk.common.key_id = Some(kid.clone());
+        jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+        let decoding =
+            DecodingKey::from_jwk(&jwk).map_err(|_| JwtConfigError::InvalidEd25519Key)?;
+        let key = SigningKey::Ed25519 {
+            encoding,
+            decoding,
+            kid,
+            jwk: Box::new(jwk),
+        };
+        Self::with_key(key, issuer.into(), audience.into())
+    }
+
+    /// The JWKS document (`{"keys": [...]}`) with the public key tokens are verified with:
+    /// the Ed25519 key as an OKP JWK (`kid`, `alg: EdDSA`, `use: sig`), or no key under HS256,
+    /// whose secret is never published.
+    pub fn jwks(&self) -> serde_json::Value {
+        match &self.key {
+            SigningKey::Hs256 { .. } => serde_json::json!({ "keys": [] }),
+            SigningKey::Ed25519 { jwk, .. } => {
+                let key = serde_json::to_value(jwk.as_ref()).unwrap_or_default();
+                serde_json::json!({ "keys": [key] })
+            }
+        }
+    }
+
     fn with_key(key: SigningKey, issuer: String, audience: String) -> Result<Self, JwtConfigError> {
         if issuer.is_empty() {
             return Err(JwtConfigError::Empty("issuer"));
@@ -148,6 +227,7 @@ impl JwtAccessTokens {
     pub fn algorithm(&self) -> &'static str {
         match self.key {
             SigningKey::Hs256 { .. } => "HS256",
+            SigningKey::Ed25519 { .. } => "EdDSA",
         }
     }
 
@@ -457,5 +537,99 @@ mod tests {
         let shown = format!("{:?}", tokens());
         assert!(shown.contains("HS256"), "{shown}");
         assert!(!shown.contains("0123456789abcdef"), "{shown}");
+    }
+
+    /// A PEM PKCS#8 Ed25519 private key made from `seed`.
+    pub(crate) fn ed25519_pem_from_seed(seed: [u8; 32]) -> String {
+        let mut der = ED25519_PKCS8_PREFIX.to_vec();
+        der.extend_from_slice(&seed);
+        format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+            STANDARD.encode(der)
+        )
+    }
+
+    fn eddsa() -> JwtAccessTokens {
+        JwtAccessTokens::ed25519_pem(&ed25519_pem_from_seed([7; 32]), "roster", "roster-api")
+            .unwrap()
+    }
+
+    #[test]
+    fn an_eddsa_token_names_its_key_and_verifies_with_the_published_key_only() {
+        let tokens = eddsa();
+        let claims = claims();
+        let token = tokens.issue(&claims).unwrap();
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(header.alg, Algorithm::EdDSA);
+        let jwks = tokens.jwks();
+        let key = &jwks["keys"][0];
+        assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
+        assert_eq!(key["kty"], "OKP");
+        assert_eq!(key["crv"], "Ed25519");
+        assert_eq!(key["alg"], "EdDSA");
+        assert_eq!(key["use"], "sig");
+        assert_eq!(header.kid.as_deref(), key["kid"].as_str());
+        assert!(key.get("d").is_none(), "the private key is never published");
+        assert_eq!(tokens.verify(&token, at(NOW)).unwrap(), claims);
+        // Anyone holding only the JWKS verifies it.
+        let jwk: Jwk = serde_json::from_value(key.clone()).unwrap();
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_audience(&["roster-api"]);
+        validation.validate_exp = false;
+        jsonwebtoken::decode::<serde_json::Value>(
+            &token,
+            &DecodingKey::from_jwk(&jwk).unwrap(),
+            &validation,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn an_eddsa_instance_refuses_hs256_tokens_and_tokens_of_another_key() {
+        let claims = claims();
+        // HS256 signed with the public key's bytes as the secret (the classic confusion).
+        let x = eddsa().jwks()["keys"][0]["x"].as_str().unwrap().to_owned();
+        let confused = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &valid_payload(&claims),
+            &EncodingKey::from_secret(x.as_bytes()),
+        )
+        .unwrap();
+        assert_eq!(
+            eddsa().verify(&confused, at(NOW)),
+            Err(TokenRejected::Invalid)
+        );
+        let hs = tokens().issue(&claims).unwrap();
+        assert_eq!(eddsa().verify(&hs, at(NOW)), Err(TokenRejected::Invalid));
+        let other =
+            JwtAccessTokens::ed25519_pem(&ed25519_pem_from_seed([9; 32]), "roster", "roster-api")
+                .unwrap();
+        let foreign = other.issue(&claims).unwrap();
+        assert_eq!(
+            eddsa().verify(&foreign, at(NOW)),
+            Err(TokenRejected::Invalid)
+        );
+        assert_eq!(
+            tokens().verify(&foreign, at(NOW)),
+            Err(TokenRejected::Invalid)
+        );
+        assert_eq!(tokens().jwks(), json!({"keys": []}));
+    }
+
+    #[test]
+    fn a_key_that_is_not_a_pkcs8_ed25519_pem_is_refused() {
+        let good = ed25519_pem_from_seed([1; 32]);
+        for bad in [
+            String::new(),
+            "not a key".to_owned(),
+            good.replace("PRIVATE KEY", "PUBLIC KEY"),
+            good.replace("MC4CAQAwBQYDK2VwBCIEI", "MC4CAQAwBQYDK2VxBCIEI"),
+        ] {
+            assert_eq!(
+                JwtAccessTokens::ed25519_pem(&bad, "roster", "roster").unwrap_err(),
+                JwtConfigError::InvalidEd25519Key,
+                "{bad}"
+            );
+        }
     }
 }

@@ -42,6 +42,12 @@ pub enum AuditAction {
     Login,
     /// Failed login.
     LoginFailed,
+    /// A user logged out of one session.
+    Logout,
+    /// A user logged out of every session.
+    LogoutAll,
+    /// A session was revoked (by its user from the sessions list, or for refresh token reuse).
+    SessionRevoked,
 }
 
 impl AuditAction {
@@ -53,6 +59,9 @@ impl AuditAction {
             Self::PendingUserExpired => "user.pending_expired",
             Self::Login => "session.login",
             Self::LoginFailed => "session.login_failed",
+            Self::Logout => "session.logout",
+            Self::LogoutAll => "session.logout_all",
+            Self::SessionRevoked => "session.revoked",
         }
     }
 }

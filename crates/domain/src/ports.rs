@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::audit::{AuditEvent, RequestContext};
 use crate::error::InfraError;
 use crate::mail::{OutgoingMail, QueuedMail};
-use crate::session::{AccessClaims, NewSession, SessionId};
+use crate::session::{AccessClaims, NewSession, RevokeReason, SessionId, SessionInfo};
 use crate::token::{GeneratedToken, NewOneTimeToken, TokenHash};
 use crate::user::{NewUser, Password, PasswordAttempt, PasswordHash, User, UserId, Username};
 
@@ -186,6 +186,40 @@ pub trait UserRepository: Send + Sync {
     ) -> Result<ConfirmOutcome, InfraError>;
 }
 
+/// A refresh token presented for rotation, and its would-be successor.
+#[derive(Debug, Clone)]
+pub struct RefreshRotation {
+    /// Hash of the presented token.
+    pub presented: TokenHash,
+    /// Hash of the successor to store if the presented token rotates.
+    pub next: TokenHash,
+    /// Now.
+    pub now: DateTime<Utc>,
+    /// Lifetime of a refresh token (capped by the session's end).
+    pub refresh_ttl: Duration,
+    /// The request, for the audit event of a revocation.
+    pub ctx: RequestContext,
+}
+
+/// What presenting a refresh token came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    /// The token was rotated: the successor is stored; the session's user as it now is.
+    Rotated {
+        /// The session.
+        session_id: SessionId,
+        /// The user, complete with current roles.
+        user: Box<User>,
+    },
+    /// The token had been rotated before: its session is now revoked.
+    Reused {
+        /// The revoked session.
+        session_id: SessionId,
+    },
+    /// Unknown or expired token, ended or revoked session, or inactive user.
+    Invalid,
+}
+
 /// Login sessions.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
@@ -218,6 +252,69 @@ pub trait SessionRepository: Send + Sync {
         user: UserId,
         now: DateTime<Utc>,
     ) -> Result<Option<User>, InfraError>;
+
+    /// Rotates a refresh token: reads the presented token with its session and user, applies
+    /// [`crate::session::decide_refresh`] and carries the decision out.
+    ///
+    /// * Rotate: MUST mark the presented token used with a conditional update (`used_at` still
+    ///   unset) and check that it changed exactly one row; if it changed none (a concurrent
+    ///   call rotated it first) MUST apply [`crate::session::reuse_decision`] instead, so that
+    ///   one token never starts two live chains. Then MUST store `next` with the decided
+    ///   expiry and set the session's `last_used_at` to `now`.
+    /// * Revoke for reuse: MUST revoke the session (reason
+    ///   [`RevokeReason::TokenReused`]) and record the decision's audit event.
+    /// * Refuse, or no such token: MUST change nothing and answer [`RefreshOutcome::Invalid`].
+    ///
+    /// MUST be one transaction.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails; nothing is changed then.
+    async fn rotate_refresh(&self, rotation: RefreshRotation)
+    -> Result<RefreshOutcome, InfraError>;
+
+    /// Revokes one live session of `user` at `now` with `reason`, recording `audit` with it.
+    /// Returns `false`, changing nothing, when `session` is not a live session of `user`
+    /// (unknown, someone else's, already revoked or ended).
+    ///
+    /// MUST be one transaction. Once it returns, [`SessionRepository::live_session_user`]
+    /// and [`SessionRepository::rotate_refresh`] MUST no longer accept the session.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails; nothing is changed then.
+    async fn revoke(
+        &self,
+        session: SessionId,
+        user: UserId,
+        now: DateTime<Utc>,
+        reason: RevokeReason,
+        audit: AuditEvent,
+    ) -> Result<bool, InfraError>;
+
+    /// Revokes every live session of `user` at `now` with `reason`, recording `audit` with
+    /// it. Returns how many sessions it revoked.
+    ///
+    /// MUST be one transaction.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails; nothing is changed then.
+    async fn revoke_all(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+        reason: RevokeReason,
+        audit: AuditEvent,
+    ) -> Result<u64, InfraError>;
+
+    /// The live sessions of `user` at `now` (not revoked, not ended), most recently used
+    /// first.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails.
+    async fn live_sessions(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<SessionInfo>, InfraError>;
 }
 
 /// The audit log, for events that stand alone (a failed login changes nothing else).

@@ -184,6 +184,92 @@ impl std::fmt::Debug for LoginRequest {
     }
 }
 
+/// `POST /api/auth/refresh`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    /// The refresh token of the last login or refresh.
+    #[schema(required = true)]
+    pub refresh_token: Option<String>,
+}
+
+impl std::fmt::Debug for RefreshRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshRequest").finish_non_exhaustive()
+    }
+}
+
+/// A list answer: `{"data": [...], "meta": {...}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListEnvelope<T> {
+    /// The items.
+    pub data: Vec<T>,
+    /// Paging facts.
+    pub meta: ListMeta,
+}
+
+/// The `meta` of a list answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListMeta {
+    /// Page number, from 1.
+    pub page: u64,
+    /// Page size.
+    pub limit: u64,
+    /// Items across all pages.
+    pub total_items: u64,
+    /// Pages.
+    pub total_pages: u64,
+    /// Cursor of the next page; `null` on the last.
+    pub next_cursor: Option<String>,
+}
+
+impl<T> ListEnvelope<T> {
+    /// A list that is never paged: everything on page 1.
+    pub fn single_page(data: Vec<T>) -> Self {
+        let total = u64::try_from(data.len()).unwrap_or(u64::MAX);
+        Self {
+            data,
+            meta: ListMeta {
+                page: 1,
+                limit: total.max(1),
+                total_items: total,
+                total_pages: 1,
+                next_cursor: None,
+            },
+        }
+    }
+}
+
+/// One of the caller's sessions in `GET /api/auth/sessions`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionBody {
+    /// Session id.
+    pub id: String,
+    /// Login time.
+    pub created_at: String,
+    /// Last login or refresh.
+    pub last_used_at: String,
+    /// Client IP at login.
+    pub ip: Option<String>,
+    /// Client user agent at login.
+    pub user_agent: Option<String>,
+    /// Whether this is the session of the calling token.
+    pub current: bool,
+}
+
+impl From<&roster_domain::services::OwnSession> for SessionBody {
+    fn from(own: &roster_domain::services::OwnSession) -> Self {
+        Self {
+            id: own.session.id.to_string(),
+            created_at: timestamp(&own.session.created_at),
+            last_used_at: timestamp(&own.session.last_used_at),
+            ip: own.session.ip.clone(),
+            user_agent: own.session.user_agent.clone(),
+            current: own.current,
+        }
+    }
+}
+
 /// `GET /health`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthBody {

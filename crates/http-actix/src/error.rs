@@ -5,7 +5,9 @@ use std::fmt;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, error::JsonPayloadError};
-use roster_domain::services::{AuthError, ConfirmError, LoginError, RegisterError};
+use roster_domain::services::{
+    AuthError, ConfirmError, LoginError, RefreshError, RegisterError, RevokeSessionError,
+};
 use roster_domain::{FieldError, InfraError, ValidationErrors};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -120,6 +122,17 @@ impl ApiError {
             format!("this resource allows {allow}"),
         );
         e.0.allow = Some(allow);
+        e
+    }
+
+    /// 429 with `Retry-After` seconds.
+    pub fn rate_limited(retry_after: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many requests; try again in {retry_after} seconds"),
+        );
+        e.0.retry_after = Some(retry_after);
         e
     }
 
@@ -241,6 +254,35 @@ impl From<AuthError> for ApiError {
                 "the session of this access token has ended",
             ),
             AuthError::Infra(e) => e.into(),
+        }
+    }
+}
+
+impl From<RefreshError> for ApiError {
+    fn from(error: RefreshError) -> Self {
+        match error {
+            RefreshError::InvalidToken => Self::unauthorized(
+                "invalid_token",
+                "the refresh token is invalid, expired or its session has ended",
+            ),
+            RefreshError::TokenReused => Self::unauthorized(
+                "token_reused",
+                "this refresh token was already used; its session has been revoked",
+            ),
+            RefreshError::Infra(e) => e.into(),
+        }
+    }
+}
+
+impl From<RevokeSessionError> for ApiError {
+    fn from(error: RevokeSessionError) -> Self {
+        match error {
+            RevokeSessionError::NotFound => Self::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "you have no active session with this id",
+            ),
+            RevokeSessionError::Infra(e) => e.into(),
         }
     }
 }

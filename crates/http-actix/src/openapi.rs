@@ -48,6 +48,12 @@ impl Modify for SecuritySchemes {
         routes::auth::register,
         routes::auth::confirm,
         routes::auth::login,
+        routes::sessions::refresh,
+        routes::sessions::logout,
+        routes::sessions::logout_all,
+        routes::sessions::list,
+        routes::sessions::revoke,
+        routes::health::jwks,
         routes::users::auth_me,
         routes::users::me,
         routes::health::health,
@@ -56,7 +62,7 @@ impl Modify for SecuritySchemes {
     ),
     modifiers(&SecuritySchemes),
     tags(
-        (name = "auth", description = "Registration, confirmation, login"),
+        (name = "auth", description = "Registration, confirmation, login, tokens and sessions"),
         (name = "users", description = "Accounts"),
         (name = "operations", description = "Health, readiness, metrics"),
     )

@@ -3,7 +3,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use ipnet::IpNet;
 use roster_domain::services::{Accounts, Sessions};
+
+use crate::rate_limit::RateLimits;
 
 /// Whether the service can do its work now (the database answers).
 #[async_trait]
@@ -25,4 +28,10 @@ pub struct HttpState {
     pub secure_cookies: bool,
     /// Prometheus metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The rate limits in force.
+    pub limits: RateLimits,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<[IpNet]>,
+    /// The JWKS document served at `/.well-known/jwks.json`.
+    pub jwks: Arc<serde_json::Value>,
 }

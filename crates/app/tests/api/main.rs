@@ -8,8 +8,12 @@
 //! End-to-end tests: the real binary's wiring on a real port, a real database (SQLite and
 //! PostgreSQL), real HTTP. One test binary for the whole suite.
 
+mod bench;
 mod cli;
 mod helpers;
 mod journey;
 mod protocol;
+mod rate_limits;
 mod resilience;
+mod sessions;
+mod tokens;

@@ -12,5 +12,6 @@ pub use accounts::{
 };
 pub use mail_delivery::{DeliveryReport, MailDelivery, RetryPolicy};
 pub use sessions::{
-    AuthError, LoginError, LoginInput, LoginSuccess, Principal, Sessions, SessionsPorts,
+    AuthError, LoginError, LoginInput, LoginSuccess, OwnSession, Principal, RefreshError,
+    RevokeSessionError, Sessions, SessionsPorts,
 };

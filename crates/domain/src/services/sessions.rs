@@ -7,10 +7,12 @@ use uuid::Uuid;
 use crate::audit::{Actor, AuditAction, AuditEvent, RequestContext};
 use crate::error::InfraError;
 use crate::ports::{
-    AccessTokens, AuditLog, Clock, LoginKey, PasswordHasher, SecretTokens, SessionRepository,
-    TokenRejected, UserRepository,
+    AccessTokens, AuditLog, Clock, LoginKey, PasswordHasher, RefreshOutcome, RefreshRotation,
+    SecretTokens, SessionRepository, TokenRejected, UserRepository,
 };
-use crate::session::{AccessClaims, NewSession, SessionId, SessionPolicy};
+use crate::session::{
+    AccessClaims, NewSession, RevokeReason, SessionId, SessionInfo, SessionPolicy,
+};
 use crate::user::{PasswordAttempt, User, UserStatus, identity_key};
 
 /// Ports used by [`Sessions`].
@@ -89,6 +91,43 @@ pub enum AuthError {
     #[error(transparent)]
     Infra(#[from] InfraError),
 }
+
+/// Why a refresh failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    /// Unknown or expired token, ended or revoked session, or inactive user.
+    #[error("invalid refresh token")]
+    InvalidToken,
+    /// The token had been rotated before; its session is now revoked.
+    #[error("the refresh token was already used; the session is revoked")]
+    TokenReused,
+    /// Infrastructure failure.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+/// Why a session could not be revoked.
+#[derive(Debug, thiserror::Error)]
+pub enum RevokeSessionError {
+    /// No live session of the caller has this id.
+    #[error("no such session")]
+    NotFound,
+    /// Infrastructure failure.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+/// One of the caller's live sessions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnSession {
+    /// The session.
+    pub session: SessionInfo,
+    /// Whether it is the session of the calling access token.
+    pub current: bool,
+}
+
+/// Longest refresh token considered; anything longer is refused unread.
+const MAX_REFRESH_TOKEN_LEN: usize = 256;
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]
@@ -194,6 +233,17 @@ impl Sessions {
             .sessions
             .start(session, audit, self.max_sessions)
             .await?;
+        Ok(self.tokens(user, session_id, refresh.raw, now)?)
+    }
+
+    /// Signs an access token for `user` in `session_id` and bundles it with `refresh_token`.
+    fn tokens(
+        &self,
+        user: User,
+        session_id: SessionId,
+        refresh_token: String,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<LoginSuccess, InfraError> {
         let claims = AccessClaims {
             sub: user.id,
             sid: session_id,
@@ -205,11 +255,140 @@ impl Sessions {
         let access_token = self.ports.access_tokens.issue(&claims)?;
         Ok(LoginSuccess {
             access_token,
-            refresh_token: refresh.raw,
+            refresh_token,
             expires_in: self.policy.access_ttl.num_seconds(),
             session_id,
             user,
         })
+    }
+
+    /// Rotates a refresh token: the presented one dies and the answer carries its successor
+    /// and a new access token. Presenting a rotated token again revokes its whole session.
+    ///
+    /// # Errors
+    /// [`RefreshError`].
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        ctx: &RequestContext,
+    ) -> Result<LoginSuccess, RefreshError> {
+        let raw = refresh_token.trim();
+        if raw.is_empty() || raw.len() > MAX_REFRESH_TOKEN_LEN {
+            return Err(RefreshError::InvalidToken);
+        }
+        let now = self.ports.clock.now();
+        let next = self.ports.secrets.generate();
+        let rotation = RefreshRotation {
+            presented: self.ports.secrets.hash(raw),
+            next: next.hash,
+            now,
+            refresh_ttl: self.policy.refresh_ttl,
+            ctx: ctx.clone(),
+        };
+        match self.ports.sessions.rotate_refresh(rotation).await? {
+            RefreshOutcome::Rotated { session_id, user } => {
+                Ok(self.tokens(*user, session_id, next.raw, now)?)
+            }
+            RefreshOutcome::Reused { session_id } => {
+                tracing::warn!(%session_id, "a rotated refresh token was presented again; session revoked");
+                Err(RefreshError::TokenReused)
+            }
+            RefreshOutcome::Invalid => Err(RefreshError::InvalidToken),
+        }
+    }
+
+    /// Ends the caller's current session: its access and refresh tokens stop working at once.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails.
+    pub async fn logout(&self, caller: &Principal, ctx: &RequestContext) -> Result<(), InfraError> {
+        let now = self.ports.clock.now();
+        let user = caller.user.id;
+        let audit = AuditEvent::new(now, Actor::User(user), AuditAction::Logout, Some(user), ctx)
+            .with("session_id", caller.session_id.to_string());
+        self.ports
+            .sessions
+            .revoke(caller.session_id, user, now, RevokeReason::Logout, audit)
+            .await?;
+        Ok(())
+    }
+
+    /// Ends every session of the caller, the current one included. Returns how many ended.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails.
+    pub async fn logout_all(
+        &self,
+        caller: &Principal,
+        ctx: &RequestContext,
+    ) -> Result<u64, InfraError> {
+        let now = self.ports.clock.now();
+        let user = caller.user.id;
+        let audit = AuditEvent::new(
+            now,
+            Actor::User(user),
+            AuditAction::LogoutAll,
+            Some(user),
+            ctx,
+        );
+        self.ports
+            .sessions
+            .revoke_all(user, now, RevokeReason::LogoutAll, audit)
+            .await
+    }
+
+    /// The caller's live sessions, most recently used first, the current one marked.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails.
+    pub async fn list_sessions(&self, caller: &Principal) -> Result<Vec<OwnSession>, InfraError> {
+        let now = self.ports.clock.now();
+        let sessions = self
+            .ports
+            .sessions
+            .live_sessions(caller.user.id, now)
+            .await?;
+        Ok(sessions
+            .into_iter()
+            .map(|session| OwnSession {
+                current: session.id == caller.session_id,
+                session,
+            })
+            .collect())
+    }
+
+    /// Ends one of the caller's sessions (any of them, the current one included).
+    ///
+    /// # Errors
+    /// [`RevokeSessionError::NotFound`] when no live session of the caller has this id: someone
+    /// else's session is indistinguishable from none.
+    pub async fn revoke_session(
+        &self,
+        caller: &Principal,
+        session: SessionId,
+        ctx: &RequestContext,
+    ) -> Result<(), RevokeSessionError> {
+        let now = self.ports.clock.now();
+        let user = caller.user.id;
+        let audit = AuditEvent::new(
+            now,
+            Actor::User(user),
+            AuditAction::SessionRevoked,
+            Some(user),
+            ctx,
+        )
+        .with("session_id", session.to_string())
+        .with("reason", RevokeReason::RevokedByUser.as_str());
+        let revoked = self
+            .ports
+            .sessions
+            .revoke(session, user, now, RevokeReason::RevokedByUser, audit)
+            .await?;
+        if revoked {
+            Ok(())
+        } else {
+            Err(RevokeSessionError::NotFound)
+        }
     }
 
     /// Authenticates a request's access token: valid signature and claims, a live session, an

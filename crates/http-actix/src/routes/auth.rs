@@ -11,6 +11,7 @@ use roster_domain::{FieldError, ValidationErrors};
 use crate::auth::ACCESS_TOKEN_COOKIE;
 use crate::dto::{ConfirmRequest, Envelope, LoginRequest, RegisterRequest, TokensBody, UserBody};
 use crate::error::{ApiError, Problem};
+use crate::rate_limit::Rule;
 use crate::routes::request_context;
 use crate::state::HttpState;
 
@@ -95,6 +96,9 @@ pub async fn login(
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
+    if let Some(login) = &body.login {
+        state.limits.check(Rule::LoginLogin, login).await?;
+    }
     let mut errors = Collector::new();
     if body.login.is_none() {
         errors.required("login");

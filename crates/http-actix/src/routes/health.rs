@@ -31,3 +31,17 @@ pub async fn ready(state: web::Data<HttpState>) -> Result<HttpResponse, ApiError
         ))
     }
 }
+
+/// `GET /.well-known/jwks.json`: the public key access tokens are signed with (EdDSA), or
+/// `{"keys": []}` under HS256. Public and cacheable for a short while.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "auth",
+    responses((status = 200, description = "JSON Web Key Set of the access-token signing key (Ed25519, `kid`); empty under HS256",
+        body = Object, content_type = "application/json")))]
+pub async fn jwks(state: web::Data<HttpState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((
+            actix_web::http::header::CACHE_CONTROL,
+            "public, max-age=300",
+        ))
+        .json(state.jwks.as_ref())
+}

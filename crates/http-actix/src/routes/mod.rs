@@ -2,13 +2,16 @@
 
 pub mod auth;
 pub mod health;
+pub mod sessions;
 pub mod users;
 
 use actix_web::http::Method;
+use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, web};
 use roster_domain::audit::RequestContext;
 
 use crate::error::ApiError;
+use crate::rate_limit::{Rule, per_ip};
 
 /// Longest user agent recorded.
 const MAX_USER_AGENT: usize = 256;
@@ -16,7 +19,7 @@ const MAX_USER_AGENT: usize = 256;
 /// The facts of a request worth recording in audit events and sessions.
 pub(crate) fn request_context(req: &HttpRequest) -> RequestContext {
     RequestContext {
-        ip: req.peer_addr().map(|addr| addr.ip().to_string()),
+        ip: crate::rate_limit::client_ip_text(req),
         user_agent: req
             .headers()
             .get(actix_web::http::header::USER_AGENT)
@@ -34,13 +37,14 @@ pub(crate) fn resource(path: &str, allow: impl Into<String>) -> actix_web::Resou
     }))
 }
 
-/// One route: where, which method, and the handler.
+/// One route: where, which method, the handler, and the per-IP rate limit in front of it.
 pub struct Endpoint {
     /// Path template, as in the OpenAPI document (`/api/users/{id}`).
     pub path: &'static str,
     /// Method.
     pub method: Method,
     route: fn() -> actix_web::Route,
+    limit: Option<Rule>,
 }
 
 impl Endpoint {
@@ -49,7 +53,14 @@ impl Endpoint {
             path,
             method,
             route,
+            limit: None,
         }
+    }
+
+    /// Counts every request of this resource against `rule`, keyed by client IP.
+    fn limited(mut self, rule: Rule) -> Self {
+        self.limit = Some(rule);
+        self
     }
 }
 
@@ -62,14 +73,35 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint::new("/metrics", Method::GET, || {
             web::get().to(crate::metrics::scrape)
         }),
+        Endpoint::new("/.well-known/jwks.json", Method::GET, || {
+            web::get().to(health::jwks)
+        }),
         Endpoint::new("/api/auth/register", Method::POST, || {
             web::post().to(auth::register)
-        }),
+        })
+        .limited(Rule::Register),
         Endpoint::new("/api/auth/confirm", Method::POST, || {
             web::post().to(auth::confirm)
-        }),
+        })
+        .limited(Rule::ConfirmIp),
         Endpoint::new("/api/auth/login", Method::POST, || {
             web::post().to(auth::login)
+        })
+        .limited(Rule::LoginIp),
+        Endpoint::new("/api/auth/refresh", Method::POST, || {
+            web::post().to(sessions::refresh)
+        }),
+        Endpoint::new("/api/auth/logout", Method::POST, || {
+            web::post().to(sessions::logout)
+        }),
+        Endpoint::new("/api/auth/logout-all", Method::POST, || {
+            web::post().to(sessions::logout_all)
+        }),
+        Endpoint::new("/api/auth/sessions", Method::GET, || {
+            web::get().to(sessions::list)
+        }),
+        Endpoint::new("/api/auth/sessions/{id}", Method::DELETE, || {
+            web::delete().to(sessions::revoke)
         }),
         Endpoint::new("/api/auth/me", Method::GET, || {
             web::get().to(users::auth_me)
@@ -94,11 +126,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .map(|e| e.method.as_str())
             .collect::<Vec<_>>()
             .join(", ");
+        let limit = here.iter().find_map(|e| e.limit);
         let mut resource = resource(path, allow);
         for endpoint in here {
             resource = resource.route((endpoint.route)());
         }
-        cfg.service(resource);
+        match limit {
+            Some(rule) => cfg.service(resource.wrap(from_fn(per_ip(rule)))),
+            None => cfg.service(resource),
+        };
     }
 }
 

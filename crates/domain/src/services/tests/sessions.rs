@@ -8,11 +8,17 @@ use super::{ctx, generated, sample_user, storage_down, stored_hash, t0};
 use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::ports::{
     LoginKey, ManualClock, MockAccessTokens, MockAuditLog, MockPasswordHasher, MockSecretTokens,
-    MockSessionRepository, MockUserRepository, StoredCredentials, TokenRejected,
+    MockSessionRepository, MockUserRepository, RefreshOutcome, RefreshRotation, StoredCredentials,
+    TokenRejected,
 };
 use crate::role::RoleName;
-use crate::services::{AuthError, LoginError, LoginInput, Sessions, SessionsPorts};
-use crate::session::{AccessClaims, NewSession, SessionId, SessionPolicy};
+use crate::services::{
+    AuthError, LoginError, LoginInput, Principal, RefreshError, RevokeSessionError, Sessions,
+    SessionsPorts,
+};
+use crate::session::{
+    AccessClaims, NewSession, RevokeReason, SessionId, SessionInfo, SessionPolicy,
+};
 use crate::user::{PasswordAttempt, User, UserId, UserStatus};
 
 const MAX_SESSIONS: u32 = 5;
@@ -641,4 +647,292 @@ async fn a_storage_failure_while_checking_the_session_is_an_infrastructure_error
     let result = ports.service().authenticate("the.jwt").await;
 
     assert!(matches!(result, Err(AuthError::Infra(_))), "{result:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// refresh
+
+/// The presented refresh token hashes to `hash-of-presented`; the successor is secret 8.
+fn refresh_secrets(ports: &mut Ports) {
+    ports
+        .secrets
+        .expect_hash()
+        .withf(|raw| raw == "presented-refresh-token")
+        .times(1)
+        .returning(|_| crate::token::TokenHash::new("hash-of-presented"));
+    ports
+        .secrets
+        .expect_generate()
+        .times(1)
+        .returning(|| generated(8));
+}
+
+#[tokio::test]
+async fn a_refresh_rotates_the_token_and_signs_a_new_access_token_for_the_current_roles() {
+    let mut ada = sample_user(UserStatus::Active);
+    ada.roles = vec![RoleName::admin()];
+    let sid = SessionId::generate();
+    let mut ports = Ports::new();
+    ports.clock.advance(Duration::hours(2));
+    refresh_secrets(&mut ports);
+    let seen = Arc::<Mutex<Option<RefreshRotation>>>::default();
+    let sink = Arc::clone(&seen);
+    let stored = ada.clone();
+    ports
+        .sessions
+        .expect_rotate_refresh()
+        .times(1)
+        .returning(move |rotation| {
+            *sink.lock().unwrap() = Some(rotation);
+            Ok(RefreshOutcome::Rotated {
+                session_id: sid,
+                user: Box::new(stored.clone()),
+            })
+        });
+    let claims = Arc::<Mutex<Option<AccessClaims>>>::default();
+    let sink = Arc::clone(&claims);
+    ports
+        .access_tokens
+        .expect_issue()
+        .times(1)
+        .returning(move |c| {
+            *sink.lock().unwrap() = Some(c.clone());
+            Ok("new.access.token".to_owned())
+        });
+
+    let tokens = ports
+        .service()
+        .refresh("presented-refresh-token", &ctx())
+        .await
+        .unwrap();
+
+    assert_eq!(tokens.access_token, "new.access.token");
+    assert_eq!(
+        tokens.refresh_token, "raw-secret-8",
+        "the successor goes to the client"
+    );
+    assert_eq!(tokens.expires_in, 1800);
+    assert_eq!(tokens.session_id, sid);
+    let rotation = seen.lock().unwrap().clone().unwrap();
+    assert_eq!(rotation.presented.as_str(), "hash-of-presented");
+    assert_eq!(rotation.next.as_str(), "hash-of-secret-8");
+    assert_eq!(rotation.now, t0() + Duration::hours(2));
+    assert_eq!(rotation.refresh_ttl, Duration::days(7));
+    assert_eq!(rotation.ctx, ctx());
+    let claims = claims.lock().unwrap().clone().unwrap();
+    assert_eq!(claims.sub, ada.id);
+    assert_eq!(claims.sid, sid);
+    assert_eq!(claims.roles, vec![RoleName::admin()]);
+    assert_eq!(claims.iat, (t0() + Duration::hours(2)).timestamp());
+    assert_eq!(
+        claims.exp,
+        (t0() + Duration::hours(2) + Duration::minutes(30)).timestamp()
+    );
+}
+
+#[tokio::test]
+async fn a_reused_refresh_token_is_refused_as_reused_and_signs_nothing() {
+    let mut ports = Ports::new();
+    refresh_secrets(&mut ports);
+    ports
+        .sessions
+        .expect_rotate_refresh()
+        .times(1)
+        .returning(|_| {
+            Ok(RefreshOutcome::Reused {
+                session_id: SessionId::generate(),
+            })
+        });
+    ports.access_tokens.expect_issue().never();
+
+    let result = ports
+        .service()
+        .refresh("presented-refresh-token", &ctx())
+        .await;
+
+    assert!(
+        matches!(result, Err(RefreshError::TokenReused)),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_or_expired_refresh_token_is_refused_as_invalid() {
+    let mut ports = Ports::new();
+    refresh_secrets(&mut ports);
+    ports
+        .sessions
+        .expect_rotate_refresh()
+        .times(1)
+        .returning(|_| Ok(RefreshOutcome::Invalid));
+    ports.access_tokens.expect_issue().never();
+
+    let result = ports
+        .service()
+        .refresh("presented-refresh-token", &ctx())
+        .await;
+
+    assert!(
+        matches!(result, Err(RefreshError::InvalidToken)),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_empty_or_huge_refresh_token_is_refused_without_touching_storage() {
+    for token in [String::new(), "   ".to_owned(), "x".repeat(10_000)] {
+        let mut ports = Ports::new();
+        ports.sessions.expect_rotate_refresh().never();
+        ports.secrets.expect_generate().never();
+
+        let result = ports.service().refresh(&token, &ctx()).await;
+
+        assert!(
+            matches!(result, Err(RefreshError::InvalidToken)),
+            "{result:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_storage_failure_during_refresh_is_an_infrastructure_error() {
+    let mut ports = Ports::new();
+    refresh_secrets(&mut ports);
+    ports
+        .sessions
+        .expect_rotate_refresh()
+        .returning(|_| Err(storage_down()));
+
+    let result = ports
+        .service()
+        .refresh("presented-refresh-token", &ctx())
+        .await;
+
+    assert!(matches!(result, Err(RefreshError::Infra(_))), "{result:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// logout, logout-all, sessions
+
+fn principal(user: &User, sid: SessionId) -> Principal {
+    Principal {
+        user: user.clone(),
+        session_id: sid,
+    }
+}
+
+#[tokio::test]
+async fn logout_revokes_the_callers_own_session_with_an_audit_event() {
+    let ada = sample_user(UserStatus::Active);
+    let sid = SessionId::generate();
+    let mut ports = Ports::new();
+    let user_id = ada.id;
+    ports
+        .sessions
+        .expect_revoke()
+        .withf(move |session, user, now, reason, audit| {
+            *session == sid
+                && *user == user_id
+                && *now == t0()
+                && *reason == RevokeReason::Logout
+                && audit.action == AuditAction::Logout
+                && audit.actor == Actor::User(user_id)
+                && audit.user_id == Some(user_id)
+                && audit.details["session_id"] == sid.to_string()
+        })
+        .times(1)
+        .returning(|_, _, _, _, _| Ok(true));
+
+    ports
+        .service()
+        .logout(&principal(&ada, sid), &ctx())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn logout_all_revokes_every_session_of_the_caller() {
+    let ada = sample_user(UserStatus::Active);
+    let mut ports = Ports::new();
+    let user_id = ada.id;
+    ports
+        .sessions
+        .expect_revoke_all()
+        .withf(move |user, now, reason, audit| {
+            *user == user_id
+                && *now == t0()
+                && *reason == RevokeReason::LogoutAll
+                && audit.action == AuditAction::LogoutAll
+        })
+        .times(1)
+        .returning(|_, _, _, _| Ok(3));
+
+    let ended = ports
+        .service()
+        .logout_all(&principal(&ada, SessionId::generate()), &ctx())
+        .await
+        .unwrap();
+
+    assert_eq!(ended, 3);
+}
+
+#[tokio::test]
+async fn the_sessions_list_marks_the_callers_current_session() {
+    let ada = sample_user(UserStatus::Active);
+    let current = SessionId::generate();
+    let other = SessionId::generate();
+    let info = |id| SessionInfo {
+        id,
+        created_at: t0(),
+        last_used_at: t0(),
+        ip: None,
+        user_agent: None,
+    };
+    let listed = vec![info(other), info(current)];
+    let mut ports = Ports::new();
+    let user_id = ada.id;
+    ports
+        .sessions
+        .expect_live_sessions()
+        .withf(move |user, now| *user == user_id && *now == t0())
+        .times(1)
+        .returning(move |_, _| Ok(listed.clone()));
+
+    let sessions = ports
+        .service()
+        .list_sessions(&principal(&ada, current))
+        .await
+        .unwrap();
+
+    let marks: Vec<_> = sessions.iter().map(|s| (s.session.id, s.current)).collect();
+    assert_eq!(marks, vec![(other, false), (current, true)]);
+}
+
+#[tokio::test]
+async fn revoking_a_session_that_is_not_the_callers_live_one_is_not_found() {
+    let ada = sample_user(UserStatus::Active);
+    let target = SessionId::generate();
+    let mut ports = Ports::new();
+    let user_id = ada.id;
+    ports
+        .sessions
+        .expect_revoke()
+        .withf(move |session, user, _, reason, audit| {
+            *session == target
+                && *user == user_id
+                && *reason == RevokeReason::RevokedByUser
+                && audit.action == AuditAction::SessionRevoked
+        })
+        .times(1)
+        .returning(|_, _, _, _, _| Ok(false));
+
+    let result = ports
+        .service()
+        .revoke_session(&principal(&ada, SessionId::generate()), target, &ctx())
+        .await;
+
+    assert!(
+        matches!(result, Err(RevokeSessionError::NotFound)),
+        "{result:?}"
+    );
 }
