@@ -247,11 +247,12 @@ impl Application {
                 tracing::info!(user_id = %admin.id, username = %admin.username, "created the bootstrap ADMIN");
             }
         }
-        let (metrics, mail_metrics) = crate::metrics::build(
+        let (mut metrics, mail_metrics) = crate::metrics::build(
             database.clone(),
             services.outbox.clone(),
             services.hasher.clone(),
         );
+        services.limits.register_metrics(metrics.registry_mut());
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("ROSTER_BIND: cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();

@@ -15,6 +15,8 @@
 //!
 //! A limited request gets 429 `rate_limited` with `Retry-After` seconds.
 
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
@@ -288,6 +290,14 @@ impl CounterStore for RedisCounters {
 pub struct RateLimits {
     limits: Option<Arc<HashMap<Rule, Limit>>>,
     store: Arc<dyn CounterStore>,
+    refusals: Family<RuleLabel, Counter>,
+}
+
+/// The `rule` label of `roster_rate_limited_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+pub struct RuleLabel {
+    /// The rule's name (`login_ip`).
+    pub rule: &'static str,
 }
 
 impl RateLimits {
@@ -300,6 +310,7 @@ impl RateLimits {
         Self {
             limits: Some(Arc::new(all)),
             store,
+            refusals: Family::default(),
         }
     }
 
@@ -308,7 +319,17 @@ impl RateLimits {
         Self {
             limits: None,
             store,
+            refusals: Family::default(),
         }
+    }
+
+    /// Registers `roster_rate_limited_total{rule}`, the refusals by rule.
+    pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        registry.register(
+            "rate_limited",
+            "Requests refused by a rate limit",
+            self.refusals.clone(),
+        );
     }
 
     /// Counts a request against `rule` for `subject` (an IP, a login, an email) and refuses
@@ -334,6 +355,9 @@ impl RateLimits {
             Ok(Verdict::Allowed) => Ok(()),
             Ok(Verdict::Limited { retry_after }) => {
                 tracing::info!(rule = rule.name(), "rate limited");
+                self.refusals
+                    .get_or_create(&RuleLabel { rule: rule.name() })
+                    .inc();
                 Err(ApiError::rate_limited(retry_after))
             }
             Err(error) => {

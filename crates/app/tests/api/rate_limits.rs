@@ -93,6 +93,26 @@ async fn registrations_confirmations_and_logins_are_limited_per_client_address(k
     }
     assert_limited(&app.login("ada@example.com", PASSWORD).await, 900);
 
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for refused in [
+        r#"roster_rate_limited_total{rule="register"} 2"#,
+        r#"roster_rate_limited_total{rule="confirm_ip"} 1"#,
+        r#"roster_rate_limited_total{rule="login_ip"} 1"#,
+    ] {
+        assert!(
+            metrics.contains(refused),
+            "missing {refused:?} in:\n{metrics}"
+        );
+    }
+
     app.clock.advance(Duration::hours(1));
     assert_eq!(app.login("ada@example.com", PASSWORD).await.status, 200);
     assert_eq!(app.register("bob@example.com", PASSWORD).await.status, 201);
