@@ -6,13 +6,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use roster_domain::InfraError;
+use roster_domain::audit::AuditEvent;
 use roster_domain::audit::RequestContext;
 use roster_domain::ports::{
-    ConfirmOutcome, CreateUserError, CreationEffects, LoginKey, StoredCredentials, UserRepository,
+    ConfirmOutcome, CreateUserError, CreationEffects, LoginKey, ResetOutcome, StoredCredentials,
+    TokenIssue, UserRepository,
 };
 use roster_domain::services::MailDelivery;
 use roster_domain::token::TokenHash;
-use roster_domain::user::{NewUser, User, UserId, Username};
+use roster_domain::user::{NewUser, PasswordHash, User, UserId, Username};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
@@ -71,6 +73,30 @@ impl UserRepository for NotifyingUsers {
         ctx: &RequestContext,
     ) -> Result<ConfirmOutcome, InfraError> {
         self.inner.confirm_email(token, now, ctx).await
+    }
+    async fn issue_token(&self, issue: TokenIssue) -> Result<(), InfraError> {
+        self.inner.issue_token(issue).await?;
+        self.notify.notify_one();
+        Ok(())
+    }
+    async fn password_reset_owner(
+        &self,
+        token: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, InfraError> {
+        self.inner.password_reset_owner(token, now).await
+    }
+    async fn reset_password(
+        &self,
+        token: &TokenHash,
+        user: UserId,
+        password_hash: &PasswordHash,
+        now: DateTime<Utc>,
+        audit: AuditEvent,
+    ) -> Result<ResetOutcome, InfraError> {
+        self.inner
+            .reset_password(token, user, password_hash, now, audit)
+            .await
     }
 }
 

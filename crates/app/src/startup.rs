@@ -117,6 +117,7 @@ pub async fn services(
         },
         AccountsConfig {
             confirmation_ttl: chrono_duration(settings.confirmation_ttl),
+            reset_ttl: chrono_duration(settings.reset_ttl),
         },
     );
     let sessions = Sessions::new(

@@ -38,6 +38,12 @@ pub enum AuditAction {
     EmailConfirmed,
     /// A pending account whose confirmation expired was deleted.
     PendingUserExpired,
+    /// A new confirmation mail replaced the previous one.
+    ConfirmationResent,
+    /// A password reset mail was sent.
+    PasswordResetRequested,
+    /// The password was set with a reset token; every session was revoked.
+    PasswordReset,
     /// Successful login.
     Login,
     /// Failed login.
@@ -51,6 +57,9 @@ impl AuditAction {
             Self::UserCreated => "user.created",
             Self::EmailConfirmed => "user.email_confirmed",
             Self::PendingUserExpired => "user.pending_expired",
+            Self::ConfirmationResent => "user.confirmation_resent",
+            Self::PasswordResetRequested => "user.password_reset_requested",
+            Self::PasswordReset => "user.password_reset",
             Self::Login => "session.login",
             Self::LoginFailed => "session.login_failed",
         }

@@ -127,6 +127,26 @@ pub enum ConfirmOutcome {
     Invalid,
 }
 
+/// A one-time token to issue, with the mail that carries it and the audit event.
+#[derive(Debug, Clone)]
+pub struct TokenIssue {
+    /// The token to store; it replaces every earlier token of its user and purpose.
+    pub token: NewOneTimeToken,
+    /// The mail carrying the raw token, queued in the outbox.
+    pub mail: OutgoingMail,
+    /// The audit event.
+    pub audit: AuditEvent,
+}
+
+/// What a password-reset attempt came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetOutcome {
+    /// The password is set and every session of this user revoked.
+    Reset(UserId),
+    /// No such token (never issued, already used, expired, or wrong purpose).
+    Invalid,
+}
+
 /// Users and everything stored with them.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
@@ -184,6 +204,45 @@ pub trait UserRepository: Send + Sync {
         now: DateTime<Utc>,
         ctx: &RequestContext,
     ) -> Result<ConfirmOutcome, InfraError>;
+
+    /// Stores `issue.token`, deleting every other token of the same user and purpose (so an
+    /// earlier link stops working), queues `issue.mail` and records `issue.audit`.
+    ///
+    /// MUST be one transaction.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails; nothing is changed then.
+    async fn issue_token(&self, issue: TokenIssue) -> Result<(), InfraError>;
+
+    /// The owner of the password-reset token with this hash, if the token exists and
+    /// [`crate::token::decide_reset`] allows it at `now`. Does not consume the token.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails.
+    async fn password_reset_owner(
+        &self,
+        token: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, InfraError>;
+
+    /// Consumes the password-reset token with this hash and, if
+    /// [`crate::token::decide_reset`] allows it and the token belongs to `user`, sets the
+    /// user's password hash, revokes every session of the user (`revoked_at = now`) and
+    /// records `audit`.
+    ///
+    /// MUST be one transaction, and MUST consume a token at most once even under concurrent
+    /// calls: the consuming delete is conditional and its affected rows decide who won.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails; nothing is changed then.
+    async fn reset_password(
+        &self,
+        token: &TokenHash,
+        user: UserId,
+        password_hash: &PasswordHash,
+        now: DateTime<Utc>,
+        audit: AuditEvent,
+    ) -> Result<ResetOutcome, InfraError>;
 }
 
 /// Login sessions.

@@ -161,6 +161,34 @@ impl std::fmt::Debug for LoginRequest {
     }
 }
 
+/// An empty payload: `{"data":{}}`.
+#[derive(Debug, Serialize)]
+pub struct Nothing {}
+
+/// `POST /api/auth/resend-confirmation` and `POST /api/auth/password-reset/request`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailRequest {
+    /// The account's address.
+    pub email: Option<String>,
+}
+
+/// `POST /api/auth/password-reset/confirm`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetConfirmRequest {
+    /// The token from the reset mail.
+    pub token: Option<String>,
+    /// The new password.
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for ResetConfirmRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ResetConfirmRequest(<redacted>)")
+    }
+}
+
 /// `GET /health`.
 #[derive(Debug, Serialize)]
 pub struct HealthBody {

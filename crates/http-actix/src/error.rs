@@ -5,7 +5,9 @@ use std::fmt;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, error::JsonPayloadError};
-use roster_domain::services::{AuthError, ConfirmError, LoginError, RegisterError};
+use roster_domain::services::{
+    AuthError, ConfirmError, LoginError, RegisterError, ResetPasswordError,
+};
 use roster_domain::{FieldError, InfraError, ValidationErrors};
 use serde::Serialize;
 
@@ -196,6 +198,20 @@ impl From<ConfirmError> for ApiError {
                 "the confirmation token has expired; register again",
             ),
             ConfirmError::Infra(e) => e.into(),
+        }
+    }
+}
+
+impl From<ResetPasswordError> for ApiError {
+    fn from(error: ResetPasswordError) -> Self {
+        match error {
+            ResetPasswordError::InvalidToken => Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_token",
+                "the token is invalid, expired or was already used",
+            ),
+            ResetPasswordError::Invalid(errors) => Self::validation(errors),
+            ResetPasswordError::Infra(e) => e.into(),
         }
     }
 }

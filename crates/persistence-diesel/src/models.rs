@@ -244,12 +244,22 @@ enum Payload {
         token: String,
         expires_at: DateTime<Utc>,
     },
+    PasswordReset {
+        to_name: Option<String>,
+        token: String,
+        expires_at: DateTime<Utc>,
+    },
 }
 
 impl NewOutboxRow {
     pub(crate) fn new(mail: &OutgoingMail, now: DateTime<Utc>) -> Self {
         let payload = match &mail.kind {
             MailKind::Confirmation { token, expires_at } => Payload::Confirmation {
+                to_name: mail.to_name.clone(),
+                token: token.clone(),
+                expires_at: *expires_at,
+            },
+            MailKind::PasswordReset { token, expires_at } => Payload::PasswordReset {
                 to_name: mail.to_name.clone(),
                 token: token.clone(),
                 expires_at: *expires_at,
@@ -277,6 +287,11 @@ impl OutboxRow {
                 token,
                 expires_at,
             } => (to_name, MailKind::Confirmation { token, expires_at }),
+            Payload::PasswordReset {
+                to_name,
+                token,
+                expires_at,
+            } => (to_name, MailKind::PasswordReset { token, expires_at }),
         };
         Ok(roster_domain::mail::QueuedMail {
             id: self.id.0,

@@ -11,5 +11,6 @@
 mod cli;
 mod helpers;
 mod journey;
+mod lifecycle;
 mod protocol;
 mod resilience;

@@ -8,7 +8,7 @@ mod tests;
 
 pub use accounts::{
     Accounts, AccountsConfig, AccountsPorts, BootstrapError, ConfirmError, NewAdmin, RegisterError,
-    RegisterInput,
+    RegisterInput, ResetPasswordError,
 };
 pub use mail_delivery::{DeliveryReport, MailDelivery, RetryPolicy};
 pub use sessions::{

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod health;
+pub mod lifecycle;
 pub mod users;
 
 use actix_web::{HttpRequest, web};
@@ -37,6 +38,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/ready", "GET").route(web::get().to(health::ready)))
         .service(resource("/api/auth/register", "POST").route(web::post().to(auth::register)))
         .service(resource("/api/auth/confirm", "POST").route(web::post().to(auth::confirm)))
+        .service(
+            resource("/api/auth/resend-confirmation", "POST")
+                .route(web::post().to(lifecycle::resend_confirmation)),
+        )
+        .service(
+            resource("/api/auth/password-reset/request", "POST")
+                .route(web::post().to(lifecycle::request_password_reset)),
+        )
+        .service(
+            resource("/api/auth/password-reset/confirm", "POST")
+                .route(web::post().to(lifecycle::confirm_password_reset)),
+        )
         .service(resource("/api/auth/login", "POST").route(web::post().to(auth::login)))
         .service(resource("/api/auth/me", "GET").route(web::get().to(users::me)))
         .service(resource("/api/users/me", "GET").route(web::get().to(users::me)));
