@@ -9,8 +9,8 @@ use roster_domain::InfraError;
 use roster_domain::audit::AuditEvent;
 use roster_domain::audit::RequestContext;
 use roster_domain::ports::{
-    ConfirmOutcome, CreateUserError, CreationEffects, LoginKey, ResetOutcome, StoredCredentials,
-    TokenIssue, UserRepository,
+    AccountUpdate, ConfirmOutcome, CreateUserError, CreationEffects, LoginKey, ResetOutcome,
+    StoredCredentials, TokenIssue, UpdateUserError, UserRepository,
 };
 use roster_domain::services::MailDelivery;
 use roster_domain::token::TokenHash;
@@ -97,6 +97,17 @@ impl UserRepository for NotifyingUsers {
         self.inner
             .reset_password(token, user, password_hash, now, audit)
             .await
+    }
+    async fn update_account(&self, update: AccountUpdate) -> Result<User, UpdateUserError> {
+        let queues_mail = update.mail.is_some();
+        let updated = self.inner.update_account(update).await?;
+        if queues_mail {
+            self.notify.notify_one();
+        }
+        Ok(updated)
+    }
+    async fn delete_account(&self, user: UserId, audit: AuditEvent) -> Result<bool, InfraError> {
+        self.inner.delete_account(user, audit).await
     }
 }
 

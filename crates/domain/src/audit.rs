@@ -44,6 +44,10 @@ pub enum AuditAction {
     PasswordResetRequested,
     /// The password was set with a reset token; every session was revoked.
     PasswordReset,
+    /// The user changed their own account (fields named in details).
+    UserUpdated,
+    /// The account was erased.
+    UserDeleted,
     /// Successful login.
     Login,
     /// Failed login.
@@ -60,6 +64,8 @@ impl AuditAction {
             Self::ConfirmationResent => "user.confirmation_resent",
             Self::PasswordResetRequested => "user.password_reset_requested",
             Self::PasswordReset => "user.password_reset",
+            Self::UserUpdated => "user.updated",
+            Self::UserDeleted => "user.deleted",
             Self::Login => "session.login",
             Self::LoginFailed => "session.login_failed",
         }

@@ -18,7 +18,10 @@ use crate::error::InfraError;
 use crate::mail::{OutgoingMail, QueuedMail};
 use crate::session::{AccessClaims, NewSession, SessionId};
 use crate::token::{GeneratedToken, NewOneTimeToken, TokenHash};
-use crate::user::{NewUser, Password, PasswordAttempt, PasswordHash, User, UserId, Username};
+use crate::user::{
+    AvatarUrl, Email, Name, NewUser, Password, PasswordAttempt, PasswordHash, Phone, Profile, User,
+    UserId, Username,
+};
 
 /// The source of the current time.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -147,6 +150,55 @@ pub enum ResetOutcome {
     Invalid,
 }
 
+/// A validated change of one account and its effects, applied atomically. `None` leaves a
+/// field as it is; for optional fields `Some(None)` clears it.
+#[derive(Debug, Clone)]
+pub struct AccountUpdate {
+    /// The account.
+    pub user: UserId,
+    /// New username.
+    pub username: Option<Username>,
+    /// New display name, or cleared.
+    pub name: Option<Option<Name>>,
+    /// New phone, or cleared.
+    pub phone: Option<Option<Phone>>,
+    /// New avatar URL, or cleared.
+    pub avatar_url: Option<Option<AvatarUrl>>,
+    /// New profile (the default profile clears it).
+    pub profile: Option<Profile>,
+    /// New email; stored unverified.
+    pub email: Option<Email>,
+    /// New password hash.
+    pub password_hash: Option<PasswordHash>,
+    /// Revoke every live session of the user but this one.
+    pub revoke_other_sessions: Option<SessionId>,
+    /// A token to store, replacing earlier ones of its purpose (the new email's confirmation).
+    pub token: Option<NewOneTimeToken>,
+    /// A mail to queue.
+    pub mail: Option<OutgoingMail>,
+    /// The audit event.
+    pub audit: AuditEvent,
+    /// The time of the change (`updated_at`, `revoked_at`).
+    pub now: DateTime<Utc>,
+}
+
+/// Why an account change could not be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateUserError {
+    /// Another account has the same email identity key.
+    #[error("email taken")]
+    EmailTaken,
+    /// Another account has the same username identity key.
+    #[error("username taken")]
+    UsernameTaken,
+    /// No such account.
+    #[error("no such user")]
+    NotFound,
+    /// Storage failed.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
 /// Users and everything stored with them.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
@@ -243,6 +295,25 @@ pub trait UserRepository: Send + Sync {
         now: DateTime<Utc>,
         audit: AuditEvent,
     ) -> Result<ResetOutcome, InfraError>;
+
+    /// Applies `update` and its effects (token, mail, audit, session revocation). Returns the
+    /// account as it now is.
+    ///
+    /// MUST be one transaction, and MUST enforce email and username uniqueness as
+    /// [`UserRepository::create`] does.
+    ///
+    /// # Errors
+    /// [`UpdateUserError`] naming the clash, a missing account, or the infrastructure failure.
+    async fn update_account(&self, update: AccountUpdate) -> Result<User, UpdateUserError>;
+
+    /// Erases the account with its sessions, tokens and memberships, and records `audit`.
+    /// Returns whether an account was erased.
+    ///
+    /// MUST be one transaction.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails; nothing is changed then.
+    async fn delete_account(&self, user: UserId, audit: AuditEvent) -> Result<bool, InfraError>;
 }
 
 /// Login sessions.

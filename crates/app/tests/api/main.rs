@@ -12,5 +12,6 @@ mod cli;
 mod helpers;
 mod journey;
 mod lifecycle;
+mod me;
 mod protocol;
 mod resilience;

@@ -129,8 +129,8 @@ pub enum BootstrapError {
 /// The account use cases: register, confirm, read, bootstrap.
 #[derive(Clone)]
 pub struct Accounts {
-    ports: AccountsPorts,
-    config: AccountsConfig,
+    pub(super) ports: AccountsPorts,
+    pub(super) config: AccountsConfig,
 }
 
 struct CheckedRegistration {

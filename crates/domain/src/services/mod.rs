@@ -2,6 +2,7 @@
 
 mod accounts;
 mod mail_delivery;
+mod self_service;
 mod sessions;
 #[cfg(test)]
 mod tests;
@@ -11,6 +12,7 @@ pub use accounts::{
     RegisterInput, ResetPasswordError,
 };
 pub use mail_delivery::{DeliveryReport, MailDelivery, RetryPolicy};
+pub use self_service::{DeleteMeError, UpdateMeError, UpdateMeInput};
 pub use sessions::{
     AuthError, LoginError, LoginInput, LoginSuccess, Principal, Sessions, SessionsPorts,
 };

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod health;
 pub mod lifecycle;
+pub mod me;
 pub mod users;
 
 use actix_web::{HttpRequest, web};
@@ -52,5 +53,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(resource("/api/auth/login", "POST").route(web::post().to(auth::login)))
         .service(resource("/api/auth/me", "GET").route(web::get().to(users::me)))
-        .service(resource("/api/users/me", "GET").route(web::get().to(users::me)));
+        .service(
+            resource("/api/users/me", "GET, PATCH, DELETE")
+                .route(web::get().to(users::me))
+                .route(web::patch().to(me::update_me))
+                .route(web::delete().to(me::delete_me)),
+        );
 }
