@@ -1,4 +1,4 @@
-//! Background jobs: the mail outbox worker.
+//! Background jobs: the mail outbox worker and the cleanup job.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use roster_domain::ports::{
     AccountUpdate, ConfirmOutcome, CreateUserError, CreationEffects, LoginKey, ResetOutcome,
     StoredCredentials, TokenIssue, UpdateUserError, UserRepository,
 };
-use roster_domain::services::MailDelivery;
+use roster_domain::services::{Cleanup, MailDelivery};
 use roster_domain::token::TokenHash;
 use roster_domain::user::{NewUser, PasswordHash, User, UserId, Username};
 use tokio::sync::{Notify, watch};
@@ -145,5 +145,32 @@ pub fn spawn_mail_worker(
             }
         }
         tracing::debug!("mail worker stopped");
+    })
+}
+
+/// Runs the cleanup job every `interval` until `stop` turns true, starting now. Another
+/// instance holding the job lease makes a round a no-op; a failing database is logged and
+/// retried at the next round.
+pub fn spawn_cleanup_job(
+    cleanup: Cleanup,
+    interval: Duration,
+    mut stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            match cleanup.run_once().await {
+                Ok(Some(report)) => tracing::info!(?report, "cleanup done"),
+                Ok(None) => tracing::debug!("cleanup runs on another instance"),
+                Err(error) => tracing::warn!(%error, "cleanup failed; will retry"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(interval) => {}
+                _ = stop.changed() => {}
+            }
+        }
+        tracing::debug!("cleanup job stopped");
     })
 }

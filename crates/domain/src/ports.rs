@@ -316,6 +316,60 @@ pub trait UserRepository: Send + Sync {
     async fn delete_account(&self, user: UserId, audit: AuditEvent) -> Result<bool, InfraError>;
 }
 
+/// What one cleanup run removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CleanupReport {
+    /// Pending accounts whose confirmation ran out.
+    pub pending_accounts: u64,
+    /// Expired one-time tokens.
+    pub tokens: u64,
+    /// Sessions revoked or ended before the grace period.
+    pub sessions: u64,
+}
+
+/// What counts as stale in one cleanup run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CleanupCutoffs {
+    /// The time of the run: one-time tokens expired at or before it are deleted.
+    pub now: DateTime<Utc>,
+    /// Pending accounts created at or before this, with no unexpired confirmation token
+    /// left, are deleted.
+    pub pending_created_before: DateTime<Utc>,
+    /// Sessions revoked, or past their absolute end, at or before this are deleted.
+    pub sessions_dead_before: DateTime<Utc>,
+}
+
+/// Housekeeping: leases for background jobs and the removal of stale rows.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait Maintenance: Send + Sync {
+    /// Takes the lease of job `job` for `holder` until `until`, if nobody holds it at `now`
+    /// (no lease, a lease that ran out, or one `holder` already holds). Returns whether
+    /// `holder` now holds it.
+    ///
+    /// MUST be atomic (one conditional upsert): of concurrent callers, at most one holds a
+    /// lease at a time.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails.
+    async fn try_lease(
+        &self,
+        job: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, InfraError>;
+
+    /// Deletes what `cutoffs` call stale: pending accounts (each with an audit event
+    /// `user.pending_expired` by `system`), expired one-time tokens, dead sessions.
+    ///
+    /// MUST be one transaction.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails; nothing is changed then.
+    async fn cleanup(&self, cutoffs: CleanupCutoffs) -> Result<CleanupReport, InfraError>;
+}
+
 /// Login sessions.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
