@@ -14,5 +14,6 @@ mod helpers;
 mod journey;
 mod lifecycle;
 mod me;
+mod outbox;
 mod protocol;
 mod resilience;
