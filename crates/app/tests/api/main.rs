@@ -8,6 +8,7 @@
 //! End-to-end tests: the real binary's wiring on a real port, a real database (SQLite and
 //! PostgreSQL), real HTTP. One test binary for the whole suite.
 
+mod browser;
 mod cleanup;
 mod cli;
 mod helpers;

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod health;
 pub mod lifecycle;
 pub mod me;
+pub mod pages;
 pub mod users;
 
 use actix_web::{HttpRequest, web};
@@ -37,6 +38,10 @@ pub(crate) fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/health", "GET").route(web::get().to(health::health)))
         .service(resource("/ready", "GET").route(web::get().to(health::ready)))
+        .service(resource("/confirm", "GET").route(web::get().to(pages::confirm_page)))
+        .service(resource("/reset-password", "GET").route(web::get().to(pages::reset_page)))
+        .service(resource("/assets/pages.js", "GET").route(web::get().to(pages::script)))
+        .service(resource("/assets/pages.css", "GET").route(web::get().to(pages::stylesheet)))
         .service(resource("/api/auth/register", "POST").route(web::post().to(auth::register)))
         .service(resource("/api/auth/confirm", "POST").route(web::post().to(auth::confirm)))
         .service(
