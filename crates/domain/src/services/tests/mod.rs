@@ -8,6 +8,7 @@
 mod accounts;
 mod lifecycle;
 mod mail_delivery;
+mod self_service;
 mod sessions;
 
 use std::sync::Arc;
