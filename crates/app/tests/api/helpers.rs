@@ -38,6 +38,7 @@ pub struct TestApp {
     /// The app's wired services (to run a job once, as `roster cleanup` does).
     pub services: Services,
     handle: actix_web::dev::ServerHandle,
+    running: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     data_dir: PathBuf,
 }
 
@@ -100,7 +101,7 @@ pub async fn spawn_with(kind: BackendKind, options: Options) -> TestApp {
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     let services = app.services().clone();
-    tokio::spawn(app.run_until_stopped());
+    let running = Some(tokio::spawn(app.run_until_stopped()));
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
@@ -114,6 +115,7 @@ pub async fn spawn_with(kind: BackendKind, options: Options) -> TestApp {
         db,
         services,
         handle,
+        running,
         data_dir,
     }
 }
@@ -169,6 +171,15 @@ pub async fn read(response: reqwest::Response) -> Reply {
 }
 
 impl TestApp {
+    /// Stops the server and its jobs and waits until they have stopped, as a process that
+    /// exits would.
+    pub async fn shut_down(mut self) {
+        self.handle.stop(false).await;
+        if let Some(running) = self.running.take() {
+            let _ = running.await;
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

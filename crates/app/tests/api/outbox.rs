@@ -81,7 +81,7 @@ async fn mail_committed_before_the_worker_died_is_sent_after_the_restart_exactly
     );
     let database = Arc::clone(&first.db);
     let clock = Arc::clone(&first.clock);
-    drop(first);
+    first.shut_down().await;
 
     // A new instance over the same database delivers it.
     let second = spawn_with(
