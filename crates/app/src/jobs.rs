@@ -1,4 +1,4 @@
-//! Background jobs: the mail outbox worker.
+//! Background jobs: the mail outbox worker and the cleanup job.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -6,13 +6,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use roster_domain::InfraError;
+use roster_domain::audit::AuditEvent;
 use roster_domain::audit::RequestContext;
 use roster_domain::ports::{
-    ConfirmOutcome, CreateUserError, CreationEffects, LoginKey, StoredCredentials, UserRepository,
+    AccountUpdate, ConfirmOutcome, CreateUserError, CreationEffects, LoginKey, ResetOutcome,
+    StoredCredentials, TokenIssue, UpdateUserError, UserRepository,
 };
-use roster_domain::services::MailDelivery;
+use roster_domain::services::{Cleanup, MailDelivery};
 use roster_domain::token::TokenHash;
-use roster_domain::user::{NewUser, User, UserId, Username};
+use roster_domain::user::{NewUser, PasswordHash, User, UserId, Username};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
@@ -72,6 +74,41 @@ impl UserRepository for NotifyingUsers {
     ) -> Result<ConfirmOutcome, InfraError> {
         self.inner.confirm_email(token, now, ctx).await
     }
+    async fn issue_token(&self, issue: TokenIssue) -> Result<(), InfraError> {
+        self.inner.issue_token(issue).await?;
+        self.notify.notify_one();
+        Ok(())
+    }
+    async fn password_reset_owner(
+        &self,
+        token: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, InfraError> {
+        self.inner.password_reset_owner(token, now).await
+    }
+    async fn reset_password(
+        &self,
+        token: &TokenHash,
+        user: UserId,
+        password_hash: &PasswordHash,
+        now: DateTime<Utc>,
+        audit: AuditEvent,
+    ) -> Result<ResetOutcome, InfraError> {
+        self.inner
+            .reset_password(token, user, password_hash, now, audit)
+            .await
+    }
+    async fn update_account(&self, update: AccountUpdate) -> Result<User, UpdateUserError> {
+        let queues_mail = update.mail.is_some();
+        let updated = self.inner.update_account(update).await?;
+        if queues_mail {
+            self.notify.notify_one();
+        }
+        Ok(updated)
+    }
+    async fn delete_account(&self, user: UserId, audit: AuditEvent) -> Result<bool, InfraError> {
+        self.inner.delete_account(user, audit).await
+    }
 }
 
 /// Runs the outbox worker until `stop` turns true: deliver what is due, then wait for a
@@ -110,5 +147,32 @@ pub fn spawn_mail_worker(
             }
         }
         tracing::debug!("mail worker stopped");
+    })
+}
+
+/// Runs the cleanup job every `interval` until `stop` turns true, starting now. Another
+/// instance holding the job lease makes a round a no-op; a failing database is logged and
+/// retried at the next round.
+pub fn spawn_cleanup_job(
+    cleanup: Cleanup,
+    interval: Duration,
+    mut stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            match cleanup.run_once().await {
+                Ok(Some(report)) => tracing::info!(?report, "cleanup done"),
+                Ok(None) => tracing::debug!("cleanup runs on another instance"),
+                Err(error) => tracing::warn!(%error, "cleanup failed; will retry"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(interval) => {}
+                _ = stop.changed() => {}
+            }
+        }
+        tracing::debug!("cleanup job stopped");
     })
 }

@@ -29,6 +29,9 @@ enum Command {
     Serve,
     /// Run pending migrations and exit.
     Migrate,
+    /// Run the cleanup job once: delete pending accounts whose confirmation ran out, expired
+    /// one-time tokens and dead sessions.
+    Cleanup,
     /// Create an active, verified ADMIN. The password comes from ROSTER_ADMIN_PASSWORD or a
     /// prompt, never from the command line.
     /// Print the OpenAPI document (the same as `GET /api/openapi.json`).
@@ -127,6 +130,19 @@ async fn create_admin(
     }
 }
 
+async fn cleanup(settings: Settings) -> anyhow::Result<()> {
+    let database = startup::database(&settings).await?;
+    let services = startup::services(&settings, database, &mut Overrides::default()).await?;
+    match services.cleanup.run_once().await? {
+        Some(report) => eprintln!(
+            "cleanup: deleted {} pending account(s), {} expired token(s), {} dead session(s)",
+            report.pending_accounts, report.tokens, report.sessions
+        ),
+        None => eprintln!("cleanup: another instance holds the job lease; nothing done"),
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -152,6 +168,7 @@ async fn main() -> ExitCode {
         Command::Migrate => startup::database(&settings).await.map(|_| {
             tracing::info!("migrations are up to date");
         }),
+        Command::Cleanup => cleanup(settings).await,
         Command::CreateAdmin { email, username } => create_admin(settings, email, username).await,
         Command::Openapi => Ok(()),
     };

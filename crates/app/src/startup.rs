@@ -8,25 +8,24 @@ use async_trait::async_trait;
 use roster_crypto::{BcryptHasher, JwtAccessTokens, RandomSecretTokens};
 use roster_domain::ports::{Clock, SystemClock, UserRepository};
 use roster_domain::services::{
-    Accounts, AccountsConfig, AccountsPorts, MailDelivery, NewAdmin, RetryPolicy, Sessions,
-    SessionsPorts,
+    Accounts, AccountsConfig, AccountsPorts, Cleanup, CleanupConfig, MailDelivery, NewAdmin,
+    RetryPolicy, Sessions, SessionsPorts,
 };
 use roster_domain::session::SessionPolicy;
 use roster_http_actix::rate_limit::{CounterStore, InMemoryCounters, RateLimits, RedisCounters};
 use roster_http_actix::{HttpState, Readiness};
 use roster_mailer::{Mailer, MailerConfig, Transport};
 use roster_persistence_diesel::{
-    Database, DatabaseConfig, DieselAuditLog, DieselOutbox, DieselSessionRepository,
-    DieselUserRepository,
+    Database, DatabaseConfig, DieselAuditLog, DieselMaintenance, DieselOutbox,
+    DieselSessionRepository, DieselUserRepository,
 };
 use tokio::sync::{Notify, watch};
 
-use crate::jobs::{NotifyingUsers, spawn_mail_worker};
+use crate::jobs::{NotifyingUsers, spawn_cleanup_job, spawn_mail_worker};
 use crate::secrets;
 use crate::settings::Settings;
 
 /// What tests (or embedders) may swap.
-#[derive(Default)]
 pub struct Overrides {
     /// The clock (tests move time instead of sleeping).
     pub clock: Option<Arc<dyn Clock>>,
@@ -34,7 +33,27 @@ pub struct Overrides {
     pub mail_transport: Option<Transport>,
     /// HTTP worker threads (default: one per core).
     pub workers: Option<usize>,
+    /// The outbox retry policy (tests shorten the backoff).
+    pub retry_policy: Option<RetryPolicy>,
+    /// Whether the mail worker runs (tests stop it to leave mail queued).
+    pub mail_worker: bool,
 }
+
+impl Default for Overrides {
+    fn default() -> Self {
+        Self {
+            clock: None,
+            mail_transport: None,
+            workers: None,
+            retry_policy: None,
+            mail_worker: true,
+        }
+    }
+}
+
+/// How long a revoked or ended session stays before the cleanup job deletes it (support
+/// can still see why a session ended).
+pub const DEAD_SESSION_GRACE: chrono::Duration = chrono::Duration::days(1);
 
 fn chrono_duration(d: std::time::Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
@@ -66,6 +85,8 @@ pub struct Services {
     pub mail_delivery: MailDelivery,
     /// Wakes the mail worker.
     pub mail_notify: Arc<Notify>,
+    /// The cleanup job.
+    pub cleanup: Cleanup,
     /// The database.
     pub database: Database,
     /// The outbox (for metrics).
@@ -137,6 +158,7 @@ pub async fn services(
         },
         AccountsConfig {
             confirmation_ttl: chrono_duration(settings.confirmation_ttl),
+            reset_ttl: chrono_duration(settings.reset_ttl),
         },
     );
     let sessions = Sessions::new(
@@ -176,7 +198,17 @@ pub async fn services(
         Arc::new(outbox.clone()),
         Arc::new(mailer),
         clock.clone(),
-        RetryPolicy::default(),
+        overrides.retry_policy.unwrap_or_default(),
+    );
+    let cleanup = Cleanup::new(
+        Arc::new(DieselMaintenance::new(database.clone())),
+        clock.clone(),
+        CleanupConfig {
+            confirmation_ttl: chrono_duration(settings.confirmation_ttl),
+            session_grace: DEAD_SESSION_GRACE,
+            lease: chrono_duration(settings.cleanup_interval),
+        },
+        format!("roster-{}", uuid::Uuid::now_v7()),
     );
     let counters: Arc<dyn CounterStore> = match &settings.redis_url {
         Some(url) => Arc::new(
@@ -196,6 +228,7 @@ pub async fn services(
         sessions,
         mail_delivery,
         mail_notify: notify,
+        cleanup,
         database,
         outbox,
         hasher,
@@ -271,12 +304,19 @@ impl Application {
         });
         let server = roster_http_actix::server(listener, state, workers)?;
         let (stop_jobs, stop_rx) = watch::channel(false);
-        let jobs = vec![spawn_mail_worker(
-            services.mail_delivery.clone(),
-            services.mail_notify.clone(),
-            mail_metrics,
-            stop_rx,
+        let mut jobs = vec![spawn_cleanup_job(
+            services.cleanup.clone(),
+            settings.cleanup_interval,
+            stop_rx.clone(),
         )];
+        if overrides.mail_worker {
+            jobs.push(spawn_mail_worker(
+                services.mail_delivery.clone(),
+                services.mail_notify.clone(),
+                mail_metrics,
+                stop_rx,
+            ));
+        }
         tracing::info!(address = %format!("{}:{port}", settings.bind.ip()), public_url = %settings.public_url, "Roster is listening");
         Ok(Self {
             port,

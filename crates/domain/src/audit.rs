@@ -38,6 +38,16 @@ pub enum AuditAction {
     EmailConfirmed,
     /// A pending account whose confirmation expired was deleted.
     PendingUserExpired,
+    /// A new confirmation mail replaced the previous one.
+    ConfirmationResent,
+    /// A password reset mail was sent.
+    PasswordResetRequested,
+    /// The password was set with a reset token; every session was revoked.
+    PasswordReset,
+    /// The user changed their own account (fields named in details).
+    UserUpdated,
+    /// The account was erased.
+    UserDeleted,
     /// Successful login.
     Login,
     /// Failed login.
@@ -57,6 +67,11 @@ impl AuditAction {
             Self::UserCreated => "user.created",
             Self::EmailConfirmed => "user.email_confirmed",
             Self::PendingUserExpired => "user.pending_expired",
+            Self::ConfirmationResent => "user.confirmation_resent",
+            Self::PasswordResetRequested => "user.password_reset_requested",
+            Self::PasswordReset => "user.password_reset",
+            Self::UserUpdated => "user.updated",
+            Self::UserDeleted => "user.deleted",
             Self::Login => "session.login",
             Self::LoginFailed => "session.login_failed",
             Self::Logout => "session.logout",

@@ -14,6 +14,13 @@ pub enum MailKind {
         /// When the token stops working.
         expires_at: DateTime<Utc>,
     },
+    /// Set a new password after a reset request.
+    PasswordReset {
+        /// The raw reset token for the link.
+        token: String,
+        /// When the token stops working.
+        expires_at: DateTime<Utc>,
+    },
 }
 
 impl MailKind {
@@ -21,6 +28,7 @@ impl MailKind {
     pub fn template(&self) -> &'static str {
         match self {
             Self::Confirmation { .. } => "confirmation",
+            Self::PasswordReset { .. } => "password_reset",
         }
     }
 }

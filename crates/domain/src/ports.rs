@@ -18,7 +18,10 @@ use crate::error::InfraError;
 use crate::mail::{OutgoingMail, QueuedMail};
 use crate::session::{AccessClaims, NewSession, RevokeReason, SessionId, SessionInfo};
 use crate::token::{GeneratedToken, NewOneTimeToken, TokenHash};
-use crate::user::{NewUser, Password, PasswordAttempt, PasswordHash, User, UserId, Username};
+use crate::user::{
+    AvatarUrl, Email, Name, NewUser, Password, PasswordAttempt, PasswordHash, Phone, Profile, User,
+    UserId, Username,
+};
 
 /// The source of the current time.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -127,6 +130,75 @@ pub enum ConfirmOutcome {
     Invalid,
 }
 
+/// A one-time token to issue, with the mail that carries it and the audit event.
+#[derive(Debug, Clone)]
+pub struct TokenIssue {
+    /// The token to store; it replaces every earlier token of its user and purpose.
+    pub token: NewOneTimeToken,
+    /// The mail carrying the raw token, queued in the outbox.
+    pub mail: OutgoingMail,
+    /// The audit event.
+    pub audit: AuditEvent,
+}
+
+/// What a password-reset attempt came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetOutcome {
+    /// The password is set and every session of this user revoked.
+    Reset(UserId),
+    /// No such token (never issued, already used, expired, or wrong purpose).
+    Invalid,
+}
+
+/// A validated change of one account and its effects, applied atomically. `None` leaves a
+/// field as it is; for optional fields `Some(None)` clears it.
+#[derive(Debug, Clone)]
+pub struct AccountUpdate {
+    /// The account.
+    pub user: UserId,
+    /// New username.
+    pub username: Option<Username>,
+    /// New display name, or cleared.
+    pub name: Option<Option<Name>>,
+    /// New phone, or cleared.
+    pub phone: Option<Option<Phone>>,
+    /// New avatar URL, or cleared.
+    pub avatar_url: Option<Option<AvatarUrl>>,
+    /// New profile (the default profile clears it).
+    pub profile: Option<Profile>,
+    /// New email; stored unverified.
+    pub email: Option<Email>,
+    /// New password hash.
+    pub password_hash: Option<PasswordHash>,
+    /// Revoke every live session of the user but this one.
+    pub revoke_other_sessions: Option<SessionId>,
+    /// A token to store, replacing earlier ones of its purpose (the new email's confirmation).
+    pub token: Option<NewOneTimeToken>,
+    /// A mail to queue.
+    pub mail: Option<OutgoingMail>,
+    /// The audit event.
+    pub audit: AuditEvent,
+    /// The time of the change (`updated_at`, `revoked_at`).
+    pub now: DateTime<Utc>,
+}
+
+/// Why an account change could not be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateUserError {
+    /// Another account has the same email identity key.
+    #[error("email taken")]
+    EmailTaken,
+    /// Another account has the same username identity key.
+    #[error("username taken")]
+    UsernameTaken,
+    /// No such account.
+    #[error("no such user")]
+    NotFound,
+    /// Storage failed.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
 /// Users and everything stored with them.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
@@ -184,6 +256,118 @@ pub trait UserRepository: Send + Sync {
         now: DateTime<Utc>,
         ctx: &RequestContext,
     ) -> Result<ConfirmOutcome, InfraError>;
+
+    /// Stores `issue.token`, deleting every other token of the same user and purpose (so an
+    /// earlier link stops working), queues `issue.mail` and records `issue.audit`.
+    ///
+    /// MUST be one transaction.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails; nothing is changed then.
+    async fn issue_token(&self, issue: TokenIssue) -> Result<(), InfraError>;
+
+    /// The owner of the password-reset token with this hash, if the token exists and
+    /// [`crate::token::decide_reset`] allows it at `now`. Does not consume the token.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails.
+    async fn password_reset_owner(
+        &self,
+        token: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, InfraError>;
+
+    /// Consumes the password-reset token with this hash and, if
+    /// [`crate::token::decide_reset`] allows it and the token belongs to `user`, sets the
+    /// user's password hash, revokes every session of the user (`revoked_at = now`) and
+    /// records `audit`.
+    ///
+    /// MUST be one transaction, and MUST consume a token at most once even under concurrent
+    /// calls: the consuming delete is conditional and its affected rows decide who won.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails; nothing is changed then.
+    async fn reset_password(
+        &self,
+        token: &TokenHash,
+        user: UserId,
+        password_hash: &PasswordHash,
+        now: DateTime<Utc>,
+        audit: AuditEvent,
+    ) -> Result<ResetOutcome, InfraError>;
+
+    /// Applies `update` and its effects (token, mail, audit, session revocation). Returns the
+    /// account as it now is.
+    ///
+    /// MUST be one transaction, and MUST enforce email and username uniqueness as
+    /// [`UserRepository::create`] does.
+    ///
+    /// # Errors
+    /// [`UpdateUserError`] naming the clash, a missing account, or the infrastructure failure.
+    async fn update_account(&self, update: AccountUpdate) -> Result<User, UpdateUserError>;
+
+    /// Erases the account with its sessions, tokens and memberships, and records `audit`.
+    /// Returns whether an account was erased.
+    ///
+    /// MUST be one transaction.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails; nothing is changed then.
+    async fn delete_account(&self, user: UserId, audit: AuditEvent) -> Result<bool, InfraError>;
+}
+
+/// What one cleanup run removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CleanupReport {
+    /// Pending accounts whose confirmation ran out.
+    pub pending_accounts: u64,
+    /// Expired one-time tokens.
+    pub tokens: u64,
+    /// Sessions revoked or ended before the grace period.
+    pub sessions: u64,
+}
+
+/// What counts as stale in one cleanup run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CleanupCutoffs {
+    /// The time of the run: one-time tokens expired at or before it are deleted.
+    pub now: DateTime<Utc>,
+    /// Pending accounts created at or before this, with no unexpired confirmation token
+    /// left, are deleted.
+    pub pending_created_before: DateTime<Utc>,
+    /// Sessions revoked, or past their absolute end, at or before this are deleted.
+    pub sessions_dead_before: DateTime<Utc>,
+}
+
+/// Housekeeping: leases for background jobs and the removal of stale rows.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait Maintenance: Send + Sync {
+    /// Takes the lease of job `job` for `holder` until `until`, if nobody holds it at `now`
+    /// (no lease, a lease that ran out, or one `holder` already holds). Returns whether
+    /// `holder` now holds it.
+    ///
+    /// MUST be atomic (one conditional upsert): of concurrent callers, at most one holds a
+    /// lease at a time.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails.
+    async fn try_lease(
+        &self,
+        job: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, InfraError>;
+
+    /// Deletes what `cutoffs` call stale: pending accounts (each with an audit event
+    /// `user.pending_expired` by `system`), expired one-time tokens, dead sessions.
+    ///
+    /// MUST be one transaction.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails; nothing is changed then.
+    async fn cleanup(&self, cutoffs: CleanupCutoffs) -> Result<CleanupReport, InfraError>;
 }
 
 /// A refresh token presented for rotation, and its would-be successor.

@@ -114,6 +114,25 @@ pub fn decide_confirmation(
     }
 }
 
+/// What a consumed password-reset token allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetDecision {
+    /// Set the new password and revoke every session.
+    Reset,
+    /// The token expired: nothing changes, and the client hears "invalid token".
+    Expired,
+}
+
+/// The rule for a password-reset token. Adapters call it inside the transaction that
+/// consumes the token, so the decision and its effect are atomic.
+pub fn decide_reset(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> ResetDecision {
+    if now < expires_at {
+        ResetDecision::Reset
+    } else {
+        ResetDecision::Expired
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,5 +154,15 @@ mod tests {
             decide_confirmation(at, UserStatus::Active, at),
             ConfirmationDecision::Expire
         );
+    }
+
+    #[test]
+    fn a_reset_token_is_good_until_the_instant_it_expires() {
+        let at = DateTime::<Utc>::UNIX_EPOCH + Duration::hours(2);
+        assert_eq!(
+            decide_reset(at, at - Duration::microseconds(1)),
+            ResetDecision::Reset
+        );
+        assert_eq!(decide_reset(at, at), ResetDecision::Expired);
     }
 }

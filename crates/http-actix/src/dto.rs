@@ -270,6 +270,107 @@ impl From<&roster_domain::services::OwnSession> for SessionBody {
     }
 }
 
+/// An empty payload: `{"data":{}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Nothing {}
+
+/// `POST /api/auth/resend-confirmation` and `POST /api/auth/password-reset/request`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailRequest {
+    /// The account's address.
+    pub email: Option<String>,
+}
+
+/// `POST /api/auth/password-reset/confirm`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetConfirmRequest {
+    /// The token from the reset mail.
+    pub token: Option<String>,
+    /// The new password.
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for ResetConfirmRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ResetConfirmRequest(<redacted>)")
+    }
+}
+
+/// `Some(value)` for a present field, whatever its value (`null` included), so that a
+/// present `null` (`Some(None)`) differs from an absent field (`None`, via `default`).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// The profile in a change request: replaces the stored profile whole.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileRequest {
+    /// First name.
+    pub first_name: Option<String>,
+    /// Last name.
+    pub last_name: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub birth_date: Option<String>,
+    /// Gender.
+    pub gender: Option<String>,
+}
+
+/// `PATCH /api/users/me`. Absent: unchanged; `null`: cleared (optional fields only).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMeRequest {
+    /// Username.
+    #[serde(default, deserialize_with = "present")]
+    pub username: Option<Option<String>>,
+    /// Display name.
+    #[serde(default, deserialize_with = "present")]
+    pub name: Option<Option<String>>,
+    /// Phone.
+    #[serde(default, deserialize_with = "present")]
+    pub phone: Option<Option<String>>,
+    /// Avatar URL.
+    #[serde(default, deserialize_with = "present")]
+    pub avatar_url: Option<Option<String>>,
+    /// Profile.
+    #[serde(default, deserialize_with = "present")]
+    pub profile: Option<Option<ProfileRequest>>,
+    /// Email.
+    #[serde(default, deserialize_with = "present")]
+    pub email: Option<Option<String>>,
+    /// New password.
+    #[serde(default, deserialize_with = "present")]
+    pub password: Option<Option<String>>,
+    /// Current password.
+    pub current_password: Option<String>,
+}
+
+impl std::fmt::Debug for UpdateMeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UpdateMeRequest(<redacted>)")
+    }
+}
+
+/// `DELETE /api/users/me`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteMeRequest {
+    /// Current password.
+    pub current_password: Option<String>,
+}
+
+impl std::fmt::Debug for DeleteMeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeleteMeRequest(<redacted>)")
+    }
+}
+
 /// `GET /health`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthBody {

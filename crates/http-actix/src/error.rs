@@ -6,7 +6,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, error::JsonPayloadError};
 use roster_domain::services::{
-    AuthError, ConfirmError, LoginError, RefreshError, RegisterError, RevokeSessionError,
+    AuthError, ConfirmError, DeleteMeError, LoginError, RefreshError, RegisterError,
+    ResetPasswordError, RevokeSessionError, UpdateMeError,
 };
 use roster_domain::{FieldError, InfraError, ValidationErrors};
 use serde::Serialize;
@@ -215,6 +216,70 @@ impl From<ConfirmError> for ApiError {
                 "the confirmation token has expired; register again",
             ),
             ConfirmError::Infra(e) => e.into(),
+        }
+    }
+}
+
+impl From<ResetPasswordError> for ApiError {
+    fn from(error: ResetPasswordError) -> Self {
+        match error {
+            ResetPasswordError::InvalidToken => Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_token",
+                "the token is invalid, expired or was already used",
+            ),
+            ResetPasswordError::Invalid(errors) => Self::validation(errors),
+            ResetPasswordError::Infra(e) => e.into(),
+        }
+    }
+}
+
+fn current_password_required() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "current_password_required",
+        "this change needs current_password",
+    )
+}
+
+fn wrong_password() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "wrong_password",
+        "the current password is wrong",
+    )
+}
+
+impl From<UpdateMeError> for ApiError {
+    fn from(error: UpdateMeError) -> Self {
+        match error {
+            UpdateMeError::Invalid(errors) => Self::validation(errors),
+            UpdateMeError::CurrentPasswordRequired => current_password_required(),
+            UpdateMeError::WrongPassword => wrong_password(),
+            UpdateMeError::EmailTaken => Self::new(
+                StatusCode::CONFLICT,
+                "email_taken",
+                "a user with this email already exists",
+            ),
+            UpdateMeError::UsernameTaken => Self::new(
+                StatusCode::CONFLICT,
+                "username_taken",
+                "a user with this username already exists",
+            ),
+            UpdateMeError::Gone => {
+                Self::unauthorized("invalid_token", "the account no longer exists")
+            }
+            UpdateMeError::Infra(e) => e.into(),
+        }
+    }
+}
+
+impl From<DeleteMeError> for ApiError {
+    fn from(error: DeleteMeError) -> Self {
+        match error {
+            DeleteMeError::CurrentPasswordRequired => current_password_required(),
+            DeleteMeError::WrongPassword => wrong_password(),
+            DeleteMeError::Infra(e) => e.into(),
         }
     }
 }

@@ -48,6 +48,9 @@ impl Modify for SecuritySchemes {
         routes::auth::register,
         routes::auth::confirm,
         routes::auth::login,
+        routes::lifecycle::resend_confirmation,
+        routes::lifecycle::request_password_reset,
+        routes::lifecycle::confirm_password_reset,
         routes::sessions::refresh,
         routes::sessions::logout,
         routes::sessions::logout_all,
@@ -56,6 +59,10 @@ impl Modify for SecuritySchemes {
         routes::health::jwks,
         routes::users::auth_me,
         routes::users::me,
+        routes::me::update_me,
+        routes::me::delete_me,
+        routes::pages::confirm_page,
+        routes::pages::reset_page,
         routes::health::health,
         routes::health::ready,
         crate::metrics::scrape,
@@ -64,6 +71,7 @@ impl Modify for SecuritySchemes {
     tags(
         (name = "auth", description = "Registration, confirmation, login, tokens and sessions"),
         (name = "users", description = "Accounts"),
+        (name = "pages", description = "The HTML pages that confirmation and reset mails link to"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]

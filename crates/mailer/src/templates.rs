@@ -36,6 +36,11 @@ pub fn render(mail: &OutgoingMail, public_url: &str) -> Rendered {
             &link(public_url, "/confirm", token),
             *expires_at,
         ),
+        MailKind::PasswordReset { token, expires_at } => password_reset(
+            name.as_deref(),
+            &link(public_url, "/reset-password", token),
+            *expires_at,
+        ),
     }
 }
 
@@ -73,6 +78,45 @@ fn confirmation(name: Option<&str>, link: &str, expires_at: DateTime<Utc>) -> Re
          <p>The link works until {expires}. If it has expired, register again.</p>\n\
          <p>If you did not create a {PRODUCT} account, ignore this message: without \
          confirmation the account is deleted.</p>\n",
+        greeting = escape_html(&greeting_text(name)),
+        href = escape_html(link),
+        expires = escape_html(&expires),
+    );
+    let html = layout(&subject, &body);
+    Rendered {
+        subject,
+        text,
+        html,
+    }
+}
+
+fn password_reset(name: Option<&str>, link: &str, expires_at: DateTime<Utc>) -> Rendered {
+    let expires = format_expiry(expires_at);
+    let subject = format!("Reset your {PRODUCT} password");
+    let text = format!(
+        "{greeting}\n\
+         \n\
+         Someone asked to reset the password of your {PRODUCT} account. To choose a new\n\
+         password, open this link:\n\
+         \n\
+         {link}\n\
+         \n\
+         The link works once, until {expires}. Setting a new password signs you out\n\
+         everywhere.\n\
+         \n\
+         If you did not ask for this, ignore this message: your password stays as it is.\n\
+         {SIGNATURE}",
+        greeting = greeting_text(name),
+    );
+    let body = format!(
+        "<p>{greeting}</p>\n\
+         <p>Someone asked to reset the password of your {PRODUCT} account.</p>\n\
+         <p><a href=\"{href}\">Choose a new password</a></p>\n\
+         <p>Or copy this link into your browser:<br>{href}</p>\n\
+         <p>The link works once, until {expires}. Setting a new password signs you out \
+         everywhere.</p>\n\
+         <p>If you did not ask for this, ignore this message: your password stays as it \
+         is.</p>\n",
         greeting = escape_html(&greeting_text(name)),
         href = escape_html(link),
         expires = escape_html(&expires),

@@ -128,6 +128,38 @@ impl FakeSmtpServer {
         })
     }
 
+    /// A server that accepts every message, listening at `addr` (a server "restarted" where
+    /// a stopped one listened). Retries the bind for a moment while the old socket closes.
+    ///
+    /// # Errors
+    /// When `addr` cannot be bound.
+    pub async fn start_at(addr: SocketAddr) -> std::io::Result<Self> {
+        let mut tries = 0;
+        let listener = loop {
+            match TcpListener::bind(addr).await {
+                Ok(listener) => break listener,
+                Err(error) if tries < 50 => {
+                    tries += 1;
+                    tracing::debug!(%error, "fake SMTP port still busy");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(error) => return Err(error),
+            }
+        };
+        let (arrived, _) = watch::channel(0);
+        let shared = Arc::new(Shared {
+            received: Mutex::default(),
+            arrived,
+            behaviour: FakeSmtpBehaviour::Accept,
+        });
+        let accept_loop = tokio::spawn(accept(listener, Arc::clone(&shared)));
+        Ok(Self {
+            addr,
+            shared,
+            accept_loop,
+        })
+    }
+
     /// Where it listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr

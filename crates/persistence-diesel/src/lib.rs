@@ -18,6 +18,7 @@
 
 pub mod db;
 mod error;
+mod maintenance;
 mod models;
 mod outbox;
 pub mod schema;
@@ -28,6 +29,7 @@ pub mod types;
 mod users;
 
 pub use db::{BackendKind, Database, DatabaseConfig, SetupError, redact_url};
+pub use maintenance::DieselMaintenance;
 pub use outbox::DieselOutbox;
 pub use sessions::{DieselAuditLog, DieselSessionRepository};
 pub use users::DieselUserRepository;

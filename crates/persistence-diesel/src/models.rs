@@ -189,6 +189,63 @@ pub(crate) struct TokenRow {
     pub expires_at: NaiveDateTime,
 }
 
+/// The columns a change of an account sets; `None` leaves a column alone.
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = users)]
+pub(crate) struct UserChangeRow {
+    pub username: Option<String>,
+    pub username_key: Option<String>,
+    pub name: Option<Option<String>>,
+    pub phone: Option<Option<String>>,
+    pub avatar_url: Option<Option<String>>,
+    pub first_name: Option<Option<String>>,
+    pub last_name: Option<Option<String>>,
+    pub birth_date: Option<Option<chrono::NaiveDate>>,
+    pub gender: Option<Option<String>>,
+    pub email: Option<Option<String>>,
+    pub email_key: Option<Option<String>>,
+    pub email_verified: Option<bool>,
+    pub password_hash: Option<Option<String>>,
+    pub updated_at: NaiveDateTime,
+}
+
+impl From<&roster_domain::ports::AccountUpdate> for UserChangeRow {
+    fn from(u: &roster_domain::ports::AccountUpdate) -> Self {
+        let owned = |v: Option<&str>| v.map(str::to_owned);
+        Self {
+            username: u.username.as_ref().map(|n| n.as_str().to_owned()),
+            username_key: u.username.as_ref().map(|n| n.key().to_owned()),
+            name: u
+                .name
+                .as_ref()
+                .map(|n| n.as_ref().map(|n| n.as_str().to_owned())),
+            phone: u
+                .phone
+                .as_ref()
+                .map(|p| p.as_ref().map(|p| p.as_str().to_owned())),
+            avatar_url: u
+                .avatar_url
+                .as_ref()
+                .map(|a| a.as_ref().map(|a| a.as_str().to_owned())),
+            first_name: u.profile.as_ref().map(|p| owned(p.first_name())),
+            last_name: u.profile.as_ref().map(|p| owned(p.last_name())),
+            birth_date: u
+                .profile
+                .as_ref()
+                .map(roster_domain::user::Profile::birth_date),
+            gender: u.profile.as_ref().map(|p| owned(p.gender())),
+            email: u.email.as_ref().map(|e| Some(e.as_str().to_owned())),
+            email_key: u.email.as_ref().map(|e| Some(e.key().to_owned())),
+            email_verified: u.email.as_ref().map(|_| false),
+            password_hash: u
+                .password_hash
+                .as_ref()
+                .map(|h| Some(h.as_str().to_owned())),
+            updated_at: naive(u.now),
+        }
+    }
+}
+
 #[derive(Debug, Insertable)]
 #[diesel(table_name = audit_events)]
 pub(crate) struct AuditRow {
@@ -244,12 +301,22 @@ enum Payload {
         token: String,
         expires_at: DateTime<Utc>,
     },
+    PasswordReset {
+        to_name: Option<String>,
+        token: String,
+        expires_at: DateTime<Utc>,
+    },
 }
 
 impl NewOutboxRow {
     pub(crate) fn new(mail: &OutgoingMail, now: DateTime<Utc>) -> Self {
         let payload = match &mail.kind {
             MailKind::Confirmation { token, expires_at } => Payload::Confirmation {
+                to_name: mail.to_name.clone(),
+                token: token.clone(),
+                expires_at: *expires_at,
+            },
+            MailKind::PasswordReset { token, expires_at } => Payload::PasswordReset {
                 to_name: mail.to_name.clone(),
                 token: token.clone(),
                 expires_at: *expires_at,
@@ -277,6 +344,11 @@ impl OutboxRow {
                 token,
                 expires_at,
             } => (to_name, MailKind::Confirmation { token, expires_at }),
+            Payload::PasswordReset {
+                to_name,
+                token,
+                expires_at,
+            } => (to_name, MailKind::PasswordReset { token, expires_at }),
         };
         Ok(roster_domain::mail::QueuedMail {
             id: self.id.0,

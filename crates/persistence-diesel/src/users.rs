@@ -7,20 +7,24 @@ use diesel_async::RunQueryDsl;
 use roster_domain::InfraError;
 use roster_domain::audit::{Actor, AuditAction, AuditEvent, RequestContext};
 use roster_domain::ports::{
-    ConfirmOutcome, CreateUserError, CreationEffects, LoginKey, StoredCredentials, UserRepository,
+    AccountUpdate, ConfirmOutcome, CreateUserError, CreationEffects, LoginKey, ResetOutcome,
+    StoredCredentials, TokenIssue, UpdateUserError, UserRepository,
 };
 use roster_domain::role::RoleName;
-use roster_domain::token::{ConfirmationDecision, TokenHash, TokenPurpose, decide_confirmation};
+use roster_domain::token::{
+    ConfirmationDecision, ResetDecision, TokenHash, TokenPurpose, decide_confirmation, decide_reset,
+};
 use roster_domain::user::{Email, NewUser, PasswordHash, User, UserId, UserStatus, Username};
 use tracing::instrument;
 
 use crate::db::Database;
 use crate::error::{DbError, UniqueClash, corrupt};
 use crate::models::{
-    AuditRow, NewOutboxRow, NewUserRow, TenantRow, TokenRow, UserRoleRow, UserRow, naive, utc,
+    AuditRow, NewOutboxRow, NewUserRow, TenantRow, TokenRow, UserChangeRow, UserRoleRow, UserRow,
+    naive, utc,
 };
 use crate::schema::{
-    audit_events, mail_outbox, one_time_tokens, tenant_memberships, user_roles, users,
+    audit_events, mail_outbox, one_time_tokens, sessions, tenant_memberships, user_roles, users,
 };
 use crate::types::Id;
 
@@ -264,6 +268,200 @@ impl DieselUserRepository {
     }
 }
 
+impl DieselUserRepository {
+    async fn issue_token_inner(&self, issue: &TokenIssue) -> Result<(), DbError> {
+        let token = &issue.token;
+        let user_id = Id(token.user_id.as_uuid());
+        let purpose = token.purpose.as_str();
+        let token_row = TokenRow {
+            token_hash: token.hash.as_str().to_owned(),
+            purpose: purpose.to_owned(),
+            user_id,
+            email: token.email.as_ref().map(|e| e.as_str().to_owned()),
+            created_at: naive(token.created_at),
+            expires_at: naive(token.expires_at),
+        };
+        let outbox_row = NewOutboxRow::new(&issue.mail, token.created_at);
+        let audit_row = AuditRow::from(&issue.audit);
+        crate::in_transaction!(self.db, conn => {
+            // The new token replaces every earlier one of its kind: old links stop working.
+            diesel::delete(
+                one_time_tokens::table
+                    .filter(one_time_tokens::user_id.eq(user_id))
+                    .filter(one_time_tokens::purpose.eq(purpose)),
+            )
+            .execute(conn)
+            .await?;
+            diesel::insert_into(one_time_tokens::table).values(&token_row).execute(conn).await?;
+            diesel::insert_into(mail_outbox::table).values(&outbox_row).execute(conn).await?;
+            diesel::insert_into(audit_events::table).values(&audit_row).execute(conn).await?;
+            Ok(())
+        })
+    }
+
+    async fn password_reset_owner_inner(
+        &self,
+        hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, DbError> {
+        let hash = hash.as_str();
+        crate::with_conn!(self.db, conn => {
+            let token: Option<TokenRow> = one_time_tokens::table
+                .filter(one_time_tokens::token_hash.eq(hash))
+                .filter(one_time_tokens::purpose.eq(TokenPurpose::PasswordReset.as_str()))
+                .select(TokenRow::as_select())
+                .first(conn)
+                .await
+                .optional()?;
+            match token {
+                Some(token) if decide_reset(utc(token.expires_at), now) == ResetDecision::Reset => {
+                    Ok(fetch_user!(conn, users::id.eq(token.user_id)))
+                }
+                _ => Ok(None),
+            }
+        })
+    }
+
+    async fn reset_password_inner(
+        &self,
+        hash: &TokenHash,
+        user: UserId,
+        password_hash: &PasswordHash,
+        now: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<ResetOutcome, DbError> {
+        let hash = hash.as_str();
+        let user_id = Id(user.as_uuid());
+        let audit_row = AuditRow::from(audit);
+        crate::in_transaction!(self.db, conn => {
+            let token: Option<TokenRow> = one_time_tokens::table
+                .filter(one_time_tokens::token_hash.eq(hash))
+                .filter(one_time_tokens::purpose.eq(TokenPurpose::PasswordReset.as_str()))
+                .filter(one_time_tokens::user_id.eq(user_id))
+                .select(TokenRow::as_select())
+                .first(conn)
+                .await
+                .optional()?;
+            let Some(token) = token else {
+                return Ok(ResetOutcome::Invalid);
+            };
+            // Consuming is a conditional delete: of concurrent attempts, only the one that
+            // deletes the row goes on.
+            let deleted = diesel::delete(
+                one_time_tokens::table
+                    .filter(one_time_tokens::token_hash.eq(hash))
+                    .filter(one_time_tokens::purpose.eq(TokenPurpose::PasswordReset.as_str())),
+            )
+            .execute(conn)
+            .await?;
+            if deleted != 1 {
+                return Ok(ResetOutcome::Invalid);
+            }
+            if decide_reset(utc(token.expires_at), now) == ResetDecision::Expired {
+                return Ok(ResetOutcome::Invalid);
+            }
+            diesel::update(users::table.filter(users::id.eq(user_id)))
+                .set((
+                    users::password_hash.eq(password_hash.as_str()),
+                    users::updated_at.eq(naive(now)),
+                ))
+                .execute(conn)
+                .await?;
+            diesel::update(
+                sessions::table
+                    .filter(sessions::user_id.eq(user_id))
+                    .filter(sessions::revoked_at.is_null()),
+            )
+            .set((
+                sessions::revoked_at.eq(naive(now)),
+                sessions::revoke_reason.eq("password_reset"),
+            ))
+            .execute(conn)
+            .await?;
+            diesel::insert_into(audit_events::table).values(&audit_row).execute(conn).await?;
+            Ok(ResetOutcome::Reset(user))
+        })
+    }
+}
+
+impl DieselUserRepository {
+    async fn update_account_inner(&self, update: &AccountUpdate) -> Result<Option<User>, DbError> {
+        let id = Id(update.user.as_uuid());
+        let changes = UserChangeRow::from(update);
+        let token_row = update.token.as_ref().map(|t| TokenRow {
+            token_hash: t.hash.as_str().to_owned(),
+            purpose: t.purpose.as_str().to_owned(),
+            user_id: id,
+            email: t.email.as_ref().map(|e| e.as_str().to_owned()),
+            created_at: naive(t.created_at),
+            expires_at: naive(t.expires_at),
+        });
+        let outbox_row = update
+            .mail
+            .as_ref()
+            .map(|m| NewOutboxRow::new(m, update.now));
+        let audit_row = AuditRow::from(&update.audit);
+        let keep = update.revoke_other_sessions.map(|s| Id(s.as_uuid()));
+        let now = naive(update.now);
+        crate::in_transaction!(self.db, conn => {
+            let updated = diesel::update(users::table.filter(users::id.eq(id)))
+                .set(&changes)
+                .execute(conn)
+                .await?;
+            if updated != 1 {
+                return Ok(None);
+            }
+            if let Some(keep) = keep {
+                diesel::update(
+                    sessions::table
+                        .filter(sessions::user_id.eq(id))
+                        .filter(sessions::id.ne(keep))
+                        .filter(sessions::revoked_at.is_null()),
+                )
+                .set((
+                    sessions::revoked_at.eq(now),
+                    sessions::revoke_reason.eq("password_changed"),
+                ))
+                .execute(conn)
+                .await?;
+            }
+            if let Some(token) = &token_row {
+                diesel::delete(
+                    one_time_tokens::table
+                        .filter(one_time_tokens::user_id.eq(id))
+                        .filter(one_time_tokens::purpose.eq(&token.purpose)),
+                )
+                .execute(conn)
+                .await?;
+                diesel::insert_into(one_time_tokens::table).values(token).execute(conn).await?;
+            }
+            if let Some(mail) = &outbox_row {
+                diesel::insert_into(mail_outbox::table).values(mail).execute(conn).await?;
+            }
+            diesel::insert_into(audit_events::table).values(&audit_row).execute(conn).await?;
+            Ok(fetch_user!(conn, users::id.eq(id)))
+        })
+    }
+
+    async fn delete_account_inner(
+        &self,
+        user: UserId,
+        audit: &AuditEvent,
+    ) -> Result<bool, DbError> {
+        let id = Id(user.as_uuid());
+        let audit_row = AuditRow::from(audit);
+        crate::in_transaction!(self.db, conn => {
+            // Sessions, refresh tokens, one-time tokens, roles and memberships go with the
+            // row (ON DELETE CASCADE). The audit log keeps only the id.
+            let deleted = diesel::delete(users::table.filter(users::id.eq(id))).execute(conn).await?;
+            if deleted == 1 {
+                diesel::insert_into(audit_events::table).values(&audit_row).execute(conn).await?;
+            }
+            Ok(deleted == 1)
+        })
+    }
+}
+
 #[async_trait]
 impl UserRepository for DieselUserRepository {
     #[instrument(skip(self), level = "debug")]
@@ -319,6 +517,72 @@ impl UserRepository for DieselUserRepository {
         let this = self.clone();
         let (token, ctx) = (token.clone(), ctx.clone());
         tokio::spawn(async move { this.confirm_inner(&token, now, &ctx).await })
+            .await
+            .map_err(InfraError::unexpected)?
+            .map_err(InfraError::from)
+    }
+
+    #[instrument(skip_all, fields(user_id = %issue.token.user_id), level = "debug")]
+    async fn issue_token(&self, issue: TokenIssue) -> Result<(), InfraError> {
+        let this = self.clone();
+        tokio::spawn(async move { this.issue_token_inner(&issue).await })
+            .await
+            .map_err(InfraError::unexpected)?
+            .map_err(InfraError::from)
+    }
+
+    #[instrument(skip_all, level = "debug")]
+    async fn password_reset_owner(
+        &self,
+        token: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, InfraError> {
+        Ok(self.password_reset_owner_inner(token, now).await?)
+    }
+
+    #[instrument(skip_all, fields(user_id = %user), level = "debug")]
+    async fn reset_password(
+        &self,
+        token: &TokenHash,
+        user: UserId,
+        password_hash: &PasswordHash,
+        now: DateTime<Utc>,
+        audit: AuditEvent,
+    ) -> Result<ResetOutcome, InfraError> {
+        let this = self.clone();
+        let (token, password_hash) = (token.clone(), password_hash.clone());
+        tokio::spawn(async move {
+            this.reset_password_inner(&token, user, &password_hash, now, &audit)
+                .await
+        })
+        .await
+        .map_err(InfraError::unexpected)?
+        .map_err(InfraError::from)
+    }
+
+    #[instrument(skip_all, fields(user_id = %update.user), level = "debug")]
+    async fn update_account(&self, update: AccountUpdate) -> Result<User, UpdateUserError> {
+        let this = self.clone();
+        let result = tokio::spawn(async move { this.update_account_inner(&update).await })
+            .await
+            .map_err(InfraError::unexpected)?;
+        match result {
+            Ok(Some(user)) => Ok(user),
+            Ok(None) => Err(UpdateUserError::NotFound),
+            Err(e) => Err(match e.unique_clash() {
+                Some(UniqueClash::Email) => UpdateUserError::EmailTaken,
+                Some(UniqueClash::Username) => UpdateUserError::UsernameTaken,
+                Some(UniqueClash::ExternalId | UniqueClash::Other) | None => {
+                    UpdateUserError::Infra(e.into())
+                }
+            }),
+        }
+    }
+
+    #[instrument(skip_all, fields(user_id = %user), level = "debug")]
+    async fn delete_account(&self, user: UserId, audit: AuditEvent) -> Result<bool, InfraError> {
+        let this = self.clone();
+        tokio::spawn(async move { this.delete_account_inner(user, &audit).await })
             .await
             .map_err(InfraError::unexpected)?
             .map_err(InfraError::from)

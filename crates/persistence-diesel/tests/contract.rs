@@ -16,7 +16,7 @@ use roster_domain::audit::{Actor, AuditAction, AuditEvent, RequestContext};
 use roster_domain::mail::{MailKind, OutgoingMail};
 use roster_domain::ports::{
     ConfirmOutcome, CreateUserError, CreationEffects, LoginKey, Outbox, RefreshOutcome,
-    RefreshRotation, SessionRepository, UserRepository,
+    RefreshRotation, ResetOutcome, SessionRepository, TokenIssue, UserRepository,
 };
 use roster_domain::role::RoleName;
 use roster_domain::session::{NewSession, RevokeReason, SessionId};
@@ -993,6 +993,216 @@ async fn sessions_are_listed_and_revoked_one_by_one_or_all_at_once(kind: Backend
     );
 }
 
+fn reset_issue(user: UserId, hash: &str, expires_at: DateTime<Utc>) -> TokenIssue {
+    TokenIssue {
+        token: NewOneTimeToken {
+            hash: TokenHash::new(hash),
+            purpose: TokenPurpose::PasswordReset,
+            user_id: user,
+            email: None,
+            created_at: t0(),
+            expires_at,
+        },
+        mail: OutgoingMail {
+            to: "ada@example.com".into(),
+            to_name: None,
+            kind: MailKind::PasswordReset {
+                token: format!("raw-{hash}"),
+                expires_at,
+            },
+        },
+        audit: AuditEvent::new(
+            t0(),
+            Actor::System,
+            AuditAction::PasswordResetRequested,
+            Some(user),
+            &RequestContext::default(),
+        ),
+    }
+}
+
+fn reset_event(user: UserId) -> AuditEvent {
+    AuditEvent::new(
+        t0(),
+        Actor::User(user),
+        AuditAction::PasswordReset,
+        Some(user),
+        &RequestContext::default(),
+    )
+}
+
+async fn an_issued_token_replaces_the_earlier_one_and_queues_its_mail(kind: BackendKind) {
+    let s = store(kind).await;
+    let user = new_user("ada@example.com", "ada", UserStatus::Pending);
+    s.users
+        .create(
+            user.clone(),
+            with_confirmation(&user, "first", t0() + Duration::hours(24)),
+        )
+        .await
+        .unwrap();
+    let mut issue = reset_issue(user.id, "second", t0() + Duration::hours(24));
+    issue.token.purpose = TokenPurpose::EmailConfirmation;
+    issue.token.email = user.email.clone();
+    s.users.issue_token(issue).await.unwrap();
+    let ctx = RequestContext::default();
+    let first = s
+        .users
+        .confirm_email(&TokenHash::new("first"), t0(), &ctx)
+        .await
+        .unwrap();
+    assert_eq!(
+        first,
+        ConfirmOutcome::Invalid,
+        "the old token stopped working"
+    );
+    let claimed = s
+        .outbox
+        .claim_due(t0(), 10, Duration::minutes(1))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2, "the registration mail and the new one");
+    let second = s
+        .users
+        .confirm_email(&TokenHash::new("second"), t0(), &ctx)
+        .await
+        .unwrap();
+    assert!(matches!(second, ConfirmOutcome::Confirmed(_)), "{second:?}");
+}
+
+async fn a_reset_token_sets_the_password_once_and_revokes_every_session(kind: BackendKind) {
+    let s = store(kind).await;
+    let user = new_user("ada@example.com", "ada", UserStatus::Active);
+    s.users.create(user.clone(), plain(&user)).await.unwrap();
+    let sessions = [session_for(user.id, t0()), session_for(user.id, t0())];
+    for session in &sessions {
+        s.sessions
+            .start(session.clone(), login_event(user.id), 0)
+            .await
+            .unwrap();
+    }
+    s.users
+        .issue_token(reset_issue(user.id, "reset", t0() + Duration::hours(2)))
+        .await
+        .unwrap();
+    let hash = TokenHash::new("reset");
+    let owner = s.users.password_reset_owner(&hash, t0()).await.unwrap();
+    assert_eq!(owner.map(|u| u.id), Some(user.id));
+    assert!(
+        s.users
+            .password_reset_owner(&hash, t0() + Duration::hours(2))
+            .await
+            .unwrap()
+            .is_none(),
+        "expired at its expiry instant"
+    );
+    let stranger = UserId::generate();
+    let new_hash = PasswordHash::new("$2b$04$new");
+    assert_eq!(
+        s.users
+            .reset_password(&hash, stranger, &new_hash, t0(), reset_event(stranger))
+            .await
+            .unwrap(),
+        ResetOutcome::Invalid,
+        "a token only resets its own user"
+    );
+    let outcome = s
+        .users
+        .reset_password(&hash, user.id, &new_hash, t0(), reset_event(user.id))
+        .await
+        .unwrap();
+    assert_eq!(outcome, ResetOutcome::Reset(user.id));
+    let stored = s
+        .users
+        .find_for_login(&LoginKey::Username("ada".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.password_hash.unwrap().as_str(), "$2b$04$new");
+    for session in &sessions {
+        assert!(
+            s.sessions
+                .live_session_user(session.id, user.id, t0())
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    let again = s
+        .users
+        .reset_password(&hash, user.id, &new_hash, t0(), reset_event(user.id))
+        .await
+        .unwrap();
+    assert_eq!(again, ResetOutcome::Invalid, "single use");
+}
+
+async fn concurrent_resets_with_one_token_reset_once(kind: BackendKind) {
+    let s = store(kind).await;
+    let user = new_user("ada@example.com", "ada", UserStatus::Active);
+    s.users.create(user.clone(), plain(&user)).await.unwrap();
+    s.users
+        .issue_token(reset_issue(user.id, "reset", t0() + Duration::hours(2)))
+        .await
+        .unwrap();
+    let users = Arc::new(s.users.clone());
+    let attempts = (0..6).map(|_| {
+        let users = users.clone();
+        let id = user.id;
+        tokio::spawn(async move {
+            users
+                .reset_password(
+                    &TokenHash::new("reset"),
+                    id,
+                    &PasswordHash::new("$2b$04$new"),
+                    t0(),
+                    reset_event(id),
+                )
+                .await
+                .unwrap()
+        })
+    });
+    let outcomes: Vec<_> = futures_util::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let reset = outcomes
+        .iter()
+        .filter(|o| matches!(o, ResetOutcome::Reset(_)))
+        .count();
+    assert_eq!(reset, 1, "{outcomes:?}");
+}
+
+async fn an_expired_reset_token_changes_nothing(kind: BackendKind) {
+    let s = store(kind).await;
+    let user = new_user("ada@example.com", "ada", UserStatus::Active);
+    s.users.create(user.clone(), plain(&user)).await.unwrap();
+    let expires = t0() + Duration::hours(2);
+    s.users
+        .issue_token(reset_issue(user.id, "reset", expires))
+        .await
+        .unwrap();
+    let outcome = s
+        .users
+        .reset_password(
+            &TokenHash::new("reset"),
+            user.id,
+            &PasswordHash::new("$2b$04$new"),
+            expires,
+            reset_event(user.id),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, ResetOutcome::Invalid);
+    let stored = s
+        .users
+        .find_for_login(&LoginKey::Username("ada".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.password_hash.unwrap().as_str(), "$2b$04$hash");
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1034,6 +1244,10 @@ on_both_backends!(
     a_refresh_of_a_revoked_session_or_inactive_user_is_invalid,
     concurrent_refreshes_with_one_token_rotate_it_once,
     sessions_are_listed_and_revoked_one_by_one_or_all_at_once,
+    an_issued_token_replaces_the_earlier_one_and_queues_its_mail,
+    a_reset_token_sets_the_password_once_and_revokes_every_session,
+    concurrent_resets_with_one_token_reset_once,
+    an_expired_reset_token_changes_nothing,
 );
 
 #[test]

@@ -127,3 +127,19 @@ async fn migrate_then_create_admin_then_serve_and_stop_gracefully_on_sigterm() {
     assert!(status.success(), "exit status {status:?}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn cleanup_runs_once_and_says_what_it_deleted() {
+    let dir = temp_dir();
+    let url = format!("sqlite://{}", dir.join("roster.db").display());
+    let output = roster(&dir, &url).arg("cleanup").output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "cleanup: deleted 0 pending account(s), 0 expired token(s), 0 dead session(s)"
+        ),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use roster_app::settings::Settings;
-use roster_app::startup::{Application, Overrides};
+use roster_app::startup::{Application, Overrides, Services};
 use roster_domain::ports::ManualClock;
 use roster_mailer::{InMemoryMailbox, Transport};
 use roster_persistence_diesel::BackendKind;
@@ -34,8 +34,11 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub mailbox: InMemoryMailbox,
     pub clock: Arc<ManualClock>,
-    pub db: TestDatabase,
+    pub db: Arc<TestDatabase>,
+    /// The app's wired services (to run a job once, as `roster cleanup` does).
+    pub services: Services,
     handle: actix_web::dev::ServerHandle,
+    running: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     data_dir: PathBuf,
 }
 
@@ -44,6 +47,14 @@ pub struct TestApp {
 pub struct Options {
     pub vars: Vec<(&'static str, String)>,
     pub transport: Option<Transport>,
+    /// The database to use (shared with another app); a fresh one by default.
+    pub database: Option<Arc<TestDatabase>>,
+    /// The clock; a fresh manual clock at the current time by default.
+    pub clock: Option<Arc<ManualClock>>,
+    /// The outbox retry policy; the default one by default.
+    pub retry_policy: Option<roster_domain::services::RetryPolicy>,
+    /// Run without the mail worker (mail stays queued).
+    pub no_mail_worker: bool,
 }
 
 pub async fn spawn_app(kind: BackendKind) -> TestApp {
@@ -52,7 +63,10 @@ pub async fn spawn_app(kind: BackendKind) -> TestApp {
 
 pub async fn spawn_with(kind: BackendKind, options: Options) -> TestApp {
     init_tracing();
-    let db = TestDatabase::create(kind).await;
+    let db = match options.database {
+        Some(db) => db,
+        None => Arc::new(TestDatabase::create(kind).await),
+    };
     let data_dir = std::env::temp_dir().join(format!("roster-e2e-{}", uuid::Uuid::now_v7()));
     let mut vars: Vec<(String, String)> = vec![
         ("ROSTER_CONFIG".into(), String::new()),
@@ -70,7 +84,9 @@ pub async fn spawn_with(kind: BackendKind, options: Options) -> TestApp {
     vars.extend(options.vars.into_iter().map(|(k, v)| (k.to_owned(), v)));
     let settings = Settings::from_vars(vars).expect("test settings");
     let mailbox = InMemoryMailbox::new();
-    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let clock = options
+        .clock
+        .unwrap_or_else(|| Arc::new(ManualClock::new(Utc::now())));
     let overrides = Overrides {
         clock: Some(clock.clone()),
         mail_transport: Some(
@@ -79,13 +95,16 @@ pub async fn spawn_with(kind: BackendKind, options: Options) -> TestApp {
                 .unwrap_or_else(|| Transport::memory(mailbox.clone())),
         ),
         workers: Some(2),
+        retry_policy: options.retry_policy,
+        mail_worker: !options.no_mail_worker,
     };
     let app = Application::build(&settings, overrides)
         .await
         .expect("application starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
-    tokio::spawn(app.run_until_stopped());
+    let services = app.services().clone();
+    let running = Some(tokio::spawn(app.run_until_stopped()));
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
@@ -97,7 +116,9 @@ pub async fn spawn_with(kind: BackendKind, options: Options) -> TestApp {
         mailbox,
         clock,
         db,
+        services,
         handle,
+        running,
         data_dir,
     }
 }
@@ -153,6 +174,15 @@ pub async fn read(response: reqwest::Response) -> Reply {
 }
 
 impl TestApp {
+    /// Stops the server and its jobs and waits until they have stopped, as a process that
+    /// exits would.
+    pub async fn shut_down(mut self) {
+        self.handle.stop(false).await;
+        if let Some(running) = self.running.take() {
+            let _ = running.await;
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

@@ -9,9 +9,14 @@
 //! PostgreSQL), real HTTP. One test binary for the whole suite.
 
 mod bench;
+mod browser;
+mod cleanup;
 mod cli;
 mod helpers;
 mod journey;
+mod lifecycle;
+mod me;
+mod outbox;
 mod protocol;
 mod rate_limits;
 mod resilience;

@@ -91,7 +91,7 @@ async fn wrong_methods_and_unknown_paths_are_problems(kind: BackendKind) {
     )
     .await;
     assert_eq!(put_me.status, 405);
-    assert_eq!(put_me.header("allow"), Some("GET"));
+    assert_eq!(put_me.header("allow"), Some("GET, PATCH, DELETE"));
     let missing = app.get("/api/nothing-here", None).await;
     assert_eq!((missing.status, missing.code()), (404, "not_found"));
 }

@@ -17,6 +17,7 @@ async fn the_confirmation_mail_travels_over_smtp(kind: BackendKind) {
         Options {
             vars: vec![("ROSTER_MAIL_FROM", "Roster <no-reply@roster.test>".into())],
             transport: Some(Transport::from_smtp_url(&smtp.url()).unwrap()),
+            ..Options::default()
         },
     )
     .await;

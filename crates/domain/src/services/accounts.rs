@@ -8,8 +8,8 @@ use crate::audit::{Actor, AuditAction, AuditEvent, RequestContext};
 use crate::error::{Collector, FieldError, InfraError, ValidationErrors};
 use crate::mail::{MailKind, OutgoingMail};
 use crate::ports::{
-    Clock, ConfirmOutcome, CreateUserError, CreationEffects, PasswordHasher, SecretTokens,
-    UserRepository,
+    Clock, ConfirmOutcome, CreateUserError, CreationEffects, LoginKey, PasswordHasher,
+    ResetOutcome, SecretTokens, TokenIssue, UserRepository,
 };
 use crate::role::RoleName;
 use crate::token::{NewOneTimeToken, TokenPurpose};
@@ -36,6 +36,8 @@ pub struct AccountsPorts {
 pub struct AccountsConfig {
     /// How long a confirmation token works.
     pub confirmation_ttl: Duration,
+    /// How long a password-reset token works.
+    pub reset_ttl: Duration,
 }
 
 /// Registration as a client asks for it, unchecked.
@@ -82,6 +84,23 @@ pub enum ConfirmError {
     Infra(#[from] InfraError),
 }
 
+/// Why a password reset failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ResetPasswordError {
+    /// Unknown, used or expired token.
+    #[error("the token is invalid, expired or was already used")]
+    InvalidToken,
+    /// The new password breaks the policy.
+    #[error(transparent)]
+    Invalid(#[from] ValidationErrors),
+    /// Infrastructure failure.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+/// The longest raw token worth hashing; anything longer cannot be one of ours.
+const MAX_RAW_TOKEN: usize = 256;
+
 /// An administrator to create when none exists (bootstrap and `create-admin`).
 #[derive(Debug, Clone)]
 pub struct NewAdmin {
@@ -110,8 +129,8 @@ pub enum BootstrapError {
 /// The account use cases: register, confirm, read, bootstrap.
 #[derive(Clone)]
 pub struct Accounts {
-    ports: AccountsPorts,
-    config: AccountsConfig,
+    pub(super) ports: AccountsPorts,
+    pub(super) config: AccountsConfig,
 }
 
 struct CheckedRegistration {
@@ -300,7 +319,7 @@ impl Accounts {
         raw_token: &str,
         ctx: &RequestContext,
     ) -> Result<User, ConfirmError> {
-        if raw_token.is_empty() || raw_token.len() > 256 {
+        if raw_token.is_empty() || raw_token.len() > MAX_RAW_TOKEN {
             return Err(ConfirmError::InvalidToken);
         }
         let hash = self.ports.secrets.hash(raw_token);
@@ -309,6 +328,173 @@ impl Accounts {
             ConfirmOutcome::Confirmed(user) => Ok(*user),
             ConfirmOutcome::Expired => Err(ConfirmError::TokenExpired),
             ConfirmOutcome::Invalid => Err(ConfirmError::InvalidToken),
+        }
+    }
+
+    /// Sends a new confirmation mail to a pending account with this address; its new token
+    /// replaces the old one, which stops working. Unknown addresses and accounts whose
+    /// address is already verified get nothing, and the caller cannot tell the difference.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails.
+    pub async fn resend_confirmation(
+        &self,
+        email: &Email,
+        ctx: &RequestContext,
+    ) -> Result<(), InfraError> {
+        let found = self
+            .ports
+            .users
+            .find_for_login(&LoginKey::Email(email.key().to_owned()))
+            .await?;
+        let Some(user) = found.map(|c| c.user) else {
+            return Ok(());
+        };
+        if user.status != UserStatus::Pending || user.email_verified {
+            return Ok(());
+        }
+        let Some(address) = user.email.clone() else {
+            return Ok(());
+        };
+        let now = self.ports.clock.now();
+        let token = self.ports.secrets.generate();
+        let expires_at = now + self.config.confirmation_ttl;
+        let issue = TokenIssue {
+            token: NewOneTimeToken {
+                hash: token.hash,
+                purpose: TokenPurpose::EmailConfirmation,
+                user_id: user.id,
+                email: Some(address.clone()),
+                created_at: now,
+                expires_at,
+            },
+            mail: OutgoingMail {
+                to: address.as_str().to_owned(),
+                to_name: user.name.as_ref().map(|n| n.as_str().to_owned()),
+                kind: MailKind::Confirmation {
+                    token: token.raw,
+                    expires_at,
+                },
+            },
+            audit: AuditEvent::new(
+                now,
+                Actor::System,
+                AuditAction::ConfirmationResent,
+                Some(user.id),
+                ctx,
+            ),
+        };
+        self.ports.users.issue_token(issue).await
+    }
+
+    /// Mails a password-reset link to the account with this address, if there is one and it
+    /// is not deactivated. A new link replaces an earlier one. The caller cannot tell whether
+    /// anything was sent; callers that answer clients SHOULD run this off the request path,
+    /// so that the response time does not tell either.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails.
+    pub async fn request_password_reset(
+        &self,
+        email: &Email,
+        ctx: &RequestContext,
+    ) -> Result<(), InfraError> {
+        let found = self
+            .ports
+            .users
+            .find_for_login(&LoginKey::Email(email.key().to_owned()))
+            .await?;
+        let Some(user) = found.map(|c| c.user) else {
+            return Ok(());
+        };
+        if user.status == UserStatus::Deactivated {
+            return Ok(());
+        }
+        let Some(address) = user.email.clone() else {
+            return Ok(());
+        };
+        let now = self.ports.clock.now();
+        let token = self.ports.secrets.generate();
+        let expires_at = now + self.config.reset_ttl;
+        let issue = TokenIssue {
+            token: NewOneTimeToken {
+                hash: token.hash,
+                purpose: TokenPurpose::PasswordReset,
+                user_id: user.id,
+                email: None,
+                created_at: now,
+                expires_at,
+            },
+            mail: OutgoingMail {
+                to: address.as_str().to_owned(),
+                to_name: user.name.as_ref().map(|n| n.as_str().to_owned()),
+                kind: MailKind::PasswordReset {
+                    token: token.raw,
+                    expires_at,
+                },
+            },
+            audit: AuditEvent::new(
+                now,
+                Actor::System,
+                AuditAction::PasswordResetRequested,
+                Some(user.id),
+                ctx,
+            ),
+        };
+        self.ports.users.issue_token(issue).await
+    }
+
+    /// Sets a new password with the raw token from a reset mail, and ends every session of
+    /// the account.
+    ///
+    /// # Errors
+    /// [`ResetPasswordError::InvalidToken`] for an unknown, used or expired token (checked
+    /// first), [`ResetPasswordError::Invalid`] listing each broken password rule.
+    pub async fn reset_password(
+        &self,
+        raw_token: &str,
+        password: &str,
+        ctx: &RequestContext,
+    ) -> Result<(), ResetPasswordError> {
+        if raw_token.is_empty() || raw_token.len() > MAX_RAW_TOKEN {
+            return Err(ResetPasswordError::InvalidToken);
+        }
+        let hash = self.ports.secrets.hash(raw_token);
+        let now = self.ports.clock.now();
+        let Some(user) = self.ports.users.password_reset_owner(&hash, now).await? else {
+            return Err(ResetPasswordError::InvalidToken);
+        };
+        let identities: Vec<&str> = user
+            .email
+            .iter()
+            .map(Email::as_str)
+            .chain([user.username.as_str()])
+            .collect();
+        let mut errors = Collector::new();
+        let password = errors.many("password", Password::parse(password, &identities));
+        errors.finish()?;
+        let Some(password) = password else {
+            return Err(ResetPasswordError::InvalidToken);
+        };
+        let password_hash = self.ports.hasher.hash(&password).await?;
+        // The token is checked again where it is consumed: it may have been used meanwhile.
+        let now = self.ports.clock.now();
+        let audit = AuditEvent::new(
+            now,
+            Actor::User(user.id),
+            AuditAction::PasswordReset,
+            Some(user.id),
+            ctx,
+        )
+        .with("sessions", "revoked");
+        match self
+            .ports
+            .users
+            .reset_password(&hash, user.id, &password_hash, now, audit)
+            .await?
+        {
+            ResetOutcome::Reset(_) => Ok(()),
+            ResetOutcome::Invalid => Err(ResetPasswordError::InvalidToken),
         }
     }
 

@@ -1,16 +1,20 @@
 //! Use-case services: each takes its ports and a clock in its constructor.
 
 mod accounts;
+mod cleanup;
 mod mail_delivery;
+mod self_service;
 mod sessions;
 #[cfg(test)]
 mod tests;
 
 pub use accounts::{
     Accounts, AccountsConfig, AccountsPorts, BootstrapError, ConfirmError, NewAdmin, RegisterError,
-    RegisterInput,
+    RegisterInput, ResetPasswordError,
 };
+pub use cleanup::{CLEANUP_JOB, Cleanup, CleanupConfig};
 pub use mail_delivery::{DeliveryReport, MailDelivery, RetryPolicy};
+pub use self_service::{DeleteMeError, UpdateMeError, UpdateMeInput};
 pub use sessions::{
     AuthError, LoginError, LoginInput, LoginSuccess, OwnSession, Principal, RefreshError,
     RevokeSessionError, Sessions, SessionsPorts,

@@ -2,6 +2,9 @@
 
 pub mod auth;
 pub mod health;
+pub mod lifecycle;
+pub mod me;
+pub mod pages;
 pub mod sessions;
 pub mod users;
 
@@ -76,6 +79,12 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint::new("/.well-known/jwks.json", Method::GET, || {
             web::get().to(health::jwks)
         }),
+        Endpoint::new("/confirm", Method::GET, || {
+            web::get().to(pages::confirm_page)
+        }),
+        Endpoint::new("/reset-password", Method::GET, || {
+            web::get().to(pages::reset_page)
+        }),
         Endpoint::new("/api/auth/register", Method::POST, || {
             web::post().to(auth::register)
         })
@@ -84,6 +93,18 @@ pub fn endpoints() -> Vec<Endpoint> {
             web::post().to(auth::confirm)
         })
         .limited(Rule::ConfirmIp),
+        Endpoint::new("/api/auth/resend-confirmation", Method::POST, || {
+            web::post().to(lifecycle::resend_confirmation)
+        })
+        .limited(Rule::ConfirmIp),
+        Endpoint::new("/api/auth/password-reset/request", Method::POST, || {
+            web::post().to(lifecycle::request_password_reset)
+        })
+        .limited(Rule::ResetIp),
+        Endpoint::new("/api/auth/password-reset/confirm", Method::POST, || {
+            web::post().to(lifecycle::confirm_password_reset)
+        })
+        .limited(Rule::ResetIp),
         Endpoint::new("/api/auth/login", Method::POST, || {
             web::post().to(auth::login)
         })
@@ -107,6 +128,12 @@ pub fn endpoints() -> Vec<Endpoint> {
             web::get().to(users::auth_me)
         }),
         Endpoint::new("/api/users/me", Method::GET, || web::get().to(users::me)),
+        Endpoint::new("/api/users/me", Method::PATCH, || {
+            web::patch().to(me::update_me)
+        }),
+        Endpoint::new("/api/users/me", Method::DELETE, || {
+            web::delete().to(me::delete_me)
+        }),
     ]
 }
 
@@ -136,6 +163,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             None => cfg.service(resource),
         };
     }
+    // The pages' own script and stylesheet: static assets, not API routes.
+    cfg.service(resource("/assets/pages.js", "GET").route(web::get().to(pages::script)))
+        .service(resource("/assets/pages.css", "GET").route(web::get().to(pages::stylesheet)));
 }
 
 #[cfg(test)]

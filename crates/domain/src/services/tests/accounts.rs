@@ -26,7 +26,7 @@ fn confirmation_ttl() -> Duration {
     Duration::hours(24)
 }
 
-fn accounts(
+pub(super) fn accounts(
     users: MockUserRepository,
     hasher: MockPasswordHasher,
     secrets: MockSecretTokens,
@@ -40,12 +40,13 @@ fn accounts(
         },
         AccountsConfig {
             confirmation_ttl: confirmation_ttl(),
+            reset_ttl: Duration::hours(2),
         },
     )
 }
 
 /// A hasher that must hash exactly once (and never verify).
-fn hasher_hashing_once() -> MockPasswordHasher {
+pub(super) fn hasher_hashing_once() -> MockPasswordHasher {
     let mut hasher = MockPasswordHasher::new();
     hasher
         .expect_hash()
@@ -55,14 +56,14 @@ fn hasher_hashing_once() -> MockPasswordHasher {
 }
 
 /// A hasher that must not be used at all.
-fn hasher_never_called() -> MockPasswordHasher {
+pub(super) fn hasher_never_called() -> MockPasswordHasher {
     let mut hasher = MockPasswordHasher::new();
     hasher.expect_hash().never();
     hasher
 }
 
 /// Secrets handing out `generated(0)`, `generated(1)`, ... in turn.
-fn secrets_in_turn() -> MockSecretTokens {
+pub(super) fn secrets_in_turn() -> MockSecretTokens {
     let next = AtomicUsize::new(0);
     let mut secrets = MockSecretTokens::new();
     secrets
@@ -583,7 +584,7 @@ async fn a_hashing_failure_stores_nothing() {
 // confirm
 
 /// Secrets that hash exactly `raw` to `hash-of-<raw>`.
-fn secrets_hashing(raw: &'static str) -> MockSecretTokens {
+pub(super) fn secrets_hashing(raw: &'static str) -> MockSecretTokens {
     let mut secrets = MockSecretTokens::new();
     secrets
         .expect_hash()

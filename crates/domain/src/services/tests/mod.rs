@@ -6,7 +6,9 @@
 //! (or, where it reads better, with `.never()`).
 
 mod accounts;
+mod lifecycle;
 mod mail_delivery;
+mod self_service;
 mod sessions;
 
 use std::sync::Arc;
