@@ -72,7 +72,14 @@ impl FromRequest for Authenticated {
             let state = state.ok_or_else(|| {
                 ApiError::from(roster_domain::InfraError::unexpected("HTTP state missing"))
             })?;
-            Ok(Self(state.sessions.authenticate(&token).await?))
+            // Detached: when another extractor of the same handler fails first, actix drops
+            // this future; a database query dropped half way must not take its connection
+            // down with it (diesel-async's SQLite wrapper panics on that), so the lookup runs
+            // in a task of its own and simply finishes unobserved.
+            let principal = tokio::spawn(async move { state.sessions.authenticate(&token).await })
+                .await
+                .map_err(|e| ApiError::from(roster_domain::InfraError::unexpected(e)))??;
+            Ok(Self(principal))
         })
     }
 }
