@@ -225,7 +225,87 @@ async fn limits_in_redis_hold_across_instances(kind: BackendKind) {
     );
 }
 
+/// `reset_request` counts per address (known or not, so it reveals nothing); `reset_ip`
+/// counts requests and confirmations per client; `confirm_ip` covers resending too.
+async fn password_resets_and_resends_are_limited(kind: BackendKind) {
+    let app = spawn_with(
+        kind,
+        limits(&[
+            ("ROSTER_RATE_LIMIT_RESET_REQUEST", "2/24h"),
+            ("ROSTER_RATE_LIMIT_RESET_IP", "4/15m"),
+            ("ROSTER_RATE_LIMIT_CONFIRM_IP", "2/15m"),
+        ]),
+    )
+    .await;
+    let reset = |email: &'static str| {
+        let app = &app;
+        async move {
+            app.post("/api/auth/password-reset/request", &json!({"email": email}))
+                .await
+        }
+    };
+    assert_eq!(reset("ada@example.com").await.status, 202);
+    assert_eq!(
+        reset("ADA@example.com").await.status,
+        202,
+        "one address, any case"
+    );
+    assert_limited(&reset("ada@example.com").await, 24 * 3600);
+    // Another address has its own allowance, but the client's shared one runs out: the
+    // limited request above counted too (3 so far), this is the 4th, the next the 5th.
+    assert_eq!(reset("nobody@example.com").await.status, 202);
+    let confirm = app
+        .post(
+            "/api/auth/password-reset/confirm",
+            &json!({"token": "x", "password": PASSWORD}),
+        )
+        .await;
+    assert_limited(&confirm, 900);
+
+    assert_eq!(
+        app.post(
+            "/api/auth/resend-confirmation",
+            &json!({"email": "a@example.com"})
+        )
+        .await
+        .status,
+        202
+    );
+    assert_eq!(
+        app.post(
+            "/api/auth/resend-confirmation",
+            &json!({"email": "b@example.com"})
+        )
+        .await
+        .status,
+        202
+    );
+    assert_limited(
+        &app.post(
+            "/api/auth/resend-confirmation",
+            &json!({"email": "c@example.com"}),
+        )
+        .await,
+        900,
+    );
+
+    app.clock.advance(Duration::minutes(15));
+    assert_eq!(
+        reset("bob@example.com").await.status,
+        202,
+        "the per-client window has passed"
+    );
+    assert_limited(&reset("ada@example.com").await, 24 * 3600);
+    app.clock.advance(Duration::hours(24));
+    assert_eq!(
+        reset("ada@example.com").await.status,
+        202,
+        "and the per-address one too"
+    );
+}
+
 on_both_backends!(
+    password_resets_and_resends_are_limited,
     a_login_that_is_guessed_at_is_refused_for_a_while_even_with_the_right_password,
     registrations_confirmations_and_logins_are_limited_per_client_address,
     with_rate_limits_off_nothing_is_ever_refused,
