@@ -71,6 +71,18 @@ LUA
   eff=$(awk -v r="$rps" -v l="$limit" 'BEGIN {printf "%.0f%%", 100 * r / l}')
   rows+=("| $backend | \`POST /api/auth/login\` | 16 | $(echo "$s" | sed 's/|/ | /g') | $eff of $limit/s |")
 
+  # /me while a login flood saturates hashing: the hashing semaphore must keep /me fast.
+  wrk -t1 -c8 -d"${duration}s" --timeout 30s --latency -H "Authorization: Bearer $access" "$base/api/users/me" > "$work/me-quiet.txt"
+  wrk -t1 -c64 -d"$((duration + 4))s" --timeout 60s -s "$work/login.lua" "$base/api/auth/login" > /dev/null &
+  flood=$!
+  sleep 2
+  wrk -t1 -c8 -d"${duration}s" --timeout 30s --latency -H "Authorization: Bearer $access" "$base/api/users/me" > "$work/me-flood.txt"
+  wait "$flood" || true
+  quiet=$(summarise "$work/me-quiet.txt"); loud=$(summarise "$work/me-flood.txt")
+  ratio=$(awk -v a="${quiet##*|}" -v b="${loud##*|}" 'BEGIN {printf "%.1fx", b / a}')
+  rows+=("| $backend | \`GET /api/users/me\`, 8 connections, alone | 8 | $(echo "$quiet" | sed 's/|/ | /g') | |")
+  rows+=("| $backend | \`GET /api/users/me\`, 8 connections, during a 64-connection login flood | 8 | $(echo "$loud" | sed 's/|/ | /g') | p99 $ratio of alone |")
+
   cat > "$work/register.lua" <<'LUA'
 counter = 0
 request = function()
