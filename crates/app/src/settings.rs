@@ -529,4 +529,48 @@ mod tests {
         assert!(err.to_string().contains("unknown key"), "{err}");
         std::fs::remove_dir_all(dir).unwrap();
     }
+
+    /// The README's configuration table is the reference operators read: every variable the
+    /// code reads is in it, and it names none the code does not read.
+    #[test]
+    fn the_readme_configuration_table_matches_the_code() {
+        let readme = include_str!("../../../README.md");
+        let table: Vec<&str> = readme
+            .lines()
+            .skip_while(|l| !l.starts_with("## Configuration"))
+            .take_while(|l| !l.starts_with("## ") || l.starts_with("## Configuration"))
+            .filter(|l| l.starts_with("| `ROSTER_"))
+            .collect();
+        let documented: Vec<String> = table
+            .iter()
+            .flat_map(|row| row.split('|').nth(1).unwrap_or_default().split('/'))
+            .map(|name| name.trim().trim_matches('`').to_owned())
+            .collect();
+        for name in KNOWN {
+            if matches!(*name, "ROSTER_CONFIG" | "ROSTER_ADMIN_PASSWORD") {
+                // Not settings of the service: the file's name and create-admin's input,
+                // both explained next to the table.
+                assert!(
+                    readme.contains(name),
+                    "{name} is not explained in the README"
+                );
+                continue;
+            }
+            let covered = documented.iter().any(|d| {
+                d == name
+                    || (d == "ROSTER_RATE_LIMIT_<RULE>" && name.starts_with("ROSTER_RATE_LIMIT_"))
+            });
+            assert!(
+                covered,
+                "{name} is read by the code but missing from the README's table"
+            );
+        }
+        for name in &documented {
+            let known = KNOWN.contains(&name.as_str()) || name == "ROSTER_RATE_LIMIT_<RULE>";
+            assert!(
+                known,
+                "{name} is in the README's table but the code does not read it"
+            );
+        }
+    }
 }
