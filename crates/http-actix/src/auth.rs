@@ -72,13 +72,9 @@ impl FromRequest for Authenticated {
             let state = state.ok_or_else(|| {
                 ApiError::from(roster_domain::InfraError::unexpected("HTTP state missing"))
             })?;
-            // Detached: when another extractor of the same handler fails first, actix drops
-            // this future; a database query dropped half way must not take its connection
-            // down with it (diesel-async's SQLite wrapper panics on that), so the lookup runs
-            // in a task of its own and simply finishes unobserved.
-            let principal = tokio::spawn(async move { state.sessions.authenticate(&token).await })
-                .await
-                .map_err(|e| ApiError::from(roster_domain::InfraError::unexpected(e)))??;
+            // The lookup is cancellation-safe: the persistence adapter runs it as a task of
+            // its own, so being dropped here (another extractor failed first) cuts nothing short.
+            let principal = state.sessions.authenticate(&token).await?;
             Ok(Self(principal))
         })
     }

@@ -88,6 +88,8 @@ pub(crate) enum Backend {
 pub struct Database {
     pub(crate) backend: Backend,
     url: String,
+    /// The multi-threaded runtime the database was opened on, where every query runs.
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl std::fmt::Debug for Database {
@@ -177,7 +179,33 @@ impl Database {
         } else {
             return Err(SetupError::UnknownScheme(redact_url(&url)));
         };
-        Ok(Self { backend, url })
+        // Queries run as tasks of this (multi-threaded) runtime, never inside the caller's
+        // future: a caller that is dropped half way (a client gone, an extractor failed) then
+        // cannot cut a query or a transaction short, and diesel-async's SQLite wrapper (which
+        // must block to finish a cancelled query, impossible on actix's single-threaded
+        // workers) is never cancelled at all. PostgreSQL connections are opened and driven here
+        // too, not on whichever HTTP worker asked first.
+        let runtime = tokio::runtime::Handle::try_current()
+            .ok()
+            .filter(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        Ok(Self {
+            backend,
+            url,
+            runtime,
+        })
+    }
+
+    /// Runs `work` to completion as a task of the database's runtime, whatever becomes of
+    /// the caller. Every port call goes through here.
+    pub(crate) fn spawn<F>(&self, work: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match &self.runtime {
+            Some(runtime) => runtime.spawn(work),
+            None => tokio::spawn(work),
+        }
     }
 
     /// Which backend this is.
@@ -253,13 +281,21 @@ impl Database {
     /// # Errors
     /// [`InfraError::Unavailable`] when it does not.
     pub async fn ping(&self) -> Result<(), InfraError> {
-        use diesel_async::RunQueryDsl;
-        let result: Result<(), DbError> = crate::with_conn!(self, conn => {
-            diesel::sql_query("SELECT 1").execute(conn).await.map(|_| ()).map_err(DbError::from)
-        });
+        let this = self.clone();
+        let result = self
+            .spawn(async move { this.ping_inner().await })
+            .await
+            .map_err(InfraError::unavailable)?;
         result.map_err(|e| match InfraError::from(e) {
             InfraError::Unexpected(e) => InfraError::Unavailable(e),
             other => other,
+        })
+    }
+
+    async fn ping_inner(&self) -> Result<(), DbError> {
+        use diesel_async::RunQueryDsl;
+        crate::with_conn!(self, conn => {
+            diesel::sql_query("SELECT 1").execute(conn).await.map(|_| ()).map_err(DbError::from)
         })
     }
 

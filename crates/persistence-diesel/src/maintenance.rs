@@ -124,13 +124,19 @@ impl Maintenance for DieselMaintenance {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<bool, InfraError> {
-        Ok(self.try_lease_inner(job, holder, now, until).await?)
+        let (this, job, holder) = (self.clone(), job.to_owned(), holder.to_owned());
+        self.db
+            .spawn(async move { this.try_lease_inner(&job, &holder, now, until).await })
+            .await
+            .map_err(InfraError::unexpected)?
+            .map_err(InfraError::from)
     }
 
     #[instrument(skip(self), level = "debug")]
     async fn cleanup(&self, cutoffs: CleanupCutoffs) -> Result<CleanupReport, InfraError> {
         let this = self.clone();
-        tokio::spawn(async move { this.cleanup_inner(cutoffs).await })
+        self.db
+            .spawn(async move { this.cleanup_inner(cutoffs).await })
             .await
             .map_err(InfraError::unexpected)?
             .map_err(InfraError::from)

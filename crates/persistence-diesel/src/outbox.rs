@@ -123,18 +123,23 @@ impl DieselOutbox {
     /// # Errors
     /// [`InfraError`] when storage fails.
     pub async fn depth(&self) -> Result<i64, InfraError> {
-        let result: Result<i64, DbError> = async {
-            crate::with_conn!(self.db, conn => {
-                Ok(mail_outbox::table
-                    .filter(mail_outbox::sent_at.is_null())
-                    .filter(mail_outbox::abandoned_at.is_null())
-                    .count()
-                    .get_result(conn)
-                    .await?)
-            })
-        }
-        .await;
-        Ok(result?)
+        let this = self.clone();
+        self.db
+            .spawn(async move { this.depth_inner().await })
+            .await
+            .map_err(InfraError::unexpected)?
+            .map_err(InfraError::from)
+    }
+
+    async fn depth_inner(&self) -> Result<i64, DbError> {
+        crate::with_conn!(self.db, conn => {
+            Ok(mail_outbox::table
+                .filter(mail_outbox::sent_at.is_null())
+                .filter(mail_outbox::abandoned_at.is_null())
+                .count()
+                .get_result(conn)
+                .await?)
+        })
     }
 }
 
@@ -147,7 +152,12 @@ impl Outbox for DieselOutbox {
         limit: u32,
         lease: Duration,
     ) -> Result<Vec<QueuedMail>, InfraError> {
-        let rows = self.claim_inner(now, limit, lease).await?;
+        let this = self.clone();
+        let rows = self
+            .db
+            .spawn(async move { this.claim_inner(now, limit, lease).await })
+            .await
+            .map_err(InfraError::unexpected)??;
         let mut mails = Vec::with_capacity(rows.len());
         for row in rows {
             let id = row.id.0;
@@ -165,7 +175,12 @@ impl Outbox for DieselOutbox {
 
     #[instrument(skip(self), level = "debug")]
     async fn mark_sent(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), InfraError> {
-        Ok(self.mark_sent_inner(id, now).await?)
+        let this = self.clone();
+        self.db
+            .spawn(async move { this.mark_sent_inner(id, now).await })
+            .await
+            .map_err(InfraError::unexpected)?
+            .map_err(InfraError::from)
     }
 
     #[instrument(skip(self, error), level = "debug")]
@@ -175,6 +190,11 @@ impl Outbox for DieselOutbox {
         error: &str,
         retry_at: Option<DateTime<Utc>>,
     ) -> Result<(), InfraError> {
-        Ok(self.mark_failed_inner(id, error, retry_at).await?)
+        let (this, error) = (self.clone(), error.to_owned());
+        self.db
+            .spawn(async move { this.mark_failed_inner(id, &error, retry_at).await })
+            .await
+            .map_err(InfraError::unexpected)?
+            .map_err(InfraError::from)
     }
 }

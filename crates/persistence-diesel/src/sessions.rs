@@ -354,7 +354,8 @@ impl SessionRepository for DieselSessionRepository {
         max_sessions: u32,
     ) -> Result<User, InfraError> {
         let this = self.clone();
-        tokio::spawn(async move { this.start_inner(&session, &audit, max_sessions).await })
+        self.db
+            .spawn(async move { this.start_inner(&session, &audit, max_sessions).await })
             .await
             .map_err(InfraError::unexpected)?
             .map_err(InfraError::from)
@@ -367,7 +368,12 @@ impl SessionRepository for DieselSessionRepository {
         user: UserId,
         now: DateTime<Utc>,
     ) -> Result<Option<User>, InfraError> {
-        Ok(self.live_session_user_inner(session, user, now).await?)
+        let this = self.clone();
+        self.db
+            .spawn(async move { this.live_session_user_inner(session, user, now).await })
+            .await
+            .map_err(InfraError::unexpected)?
+            .map_err(InfraError::from)
     }
 
     #[instrument(skip_all, level = "debug")]
@@ -376,7 +382,8 @@ impl SessionRepository for DieselSessionRepository {
         rotation: RefreshRotation,
     ) -> Result<RefreshOutcome, InfraError> {
         let this = self.clone();
-        tokio::spawn(async move { this.rotate_refresh_inner(&rotation).await })
+        self.db
+            .spawn(async move { this.rotate_refresh_inner(&rotation).await })
             .await
             .map_err(InfraError::unexpected)?
             .map_err(InfraError::from)
@@ -392,7 +399,8 @@ impl SessionRepository for DieselSessionRepository {
         audit: AuditEvent,
     ) -> Result<bool, InfraError> {
         let this = self.clone();
-        tokio::spawn(async move { this.revoke_inner(session, user, now, reason, &audit).await })
+        self.db
+            .spawn(async move { this.revoke_inner(session, user, now, reason, &audit).await })
             .await
             .map_err(InfraError::unexpected)?
             .map_err(InfraError::from)
@@ -407,7 +415,8 @@ impl SessionRepository for DieselSessionRepository {
         audit: AuditEvent,
     ) -> Result<u64, InfraError> {
         let this = self.clone();
-        tokio::spawn(async move { this.revoke_all_inner(user, now, reason, &audit).await })
+        self.db
+            .spawn(async move { this.revoke_all_inner(user, now, reason, &audit).await })
             .await
             .map_err(InfraError::unexpected)?
             .map_err(InfraError::from)
@@ -419,7 +428,12 @@ impl SessionRepository for DieselSessionRepository {
         user: UserId,
         now: DateTime<Utc>,
     ) -> Result<Vec<SessionInfo>, InfraError> {
-        Ok(self.live_sessions_inner(user, now).await?)
+        let this = self.clone();
+        self.db
+            .spawn(async move { this.live_sessions_inner(user, now).await })
+            .await
+            .map_err(InfraError::unexpected)?
+            .map_err(InfraError::from)
     }
 }
 
@@ -447,6 +461,11 @@ impl DieselAuditLog {
 impl AuditLog for DieselAuditLog {
     #[instrument(skip_all, fields(action = event.action.as_str()), level = "debug")]
     async fn record(&self, event: AuditEvent) -> Result<(), InfraError> {
-        Ok(self.record_inner(&AuditRow::from(&event)).await?)
+        let (this, row) = (self.clone(), AuditRow::from(&event));
+        self.db
+            .spawn(async move { this.record_inner(&row).await })
+            .await
+            .map_err(InfraError::unexpected)?
+            .map_err(InfraError::from)
     }
 }

@@ -466,7 +466,12 @@ impl DieselUserRepository {
 impl UserRepository for DieselUserRepository {
     #[instrument(skip(self), level = "debug")]
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, InfraError> {
-        Ok(self.find_by_id_inner(id).await?)
+        let this = self.clone();
+        self.db
+            .spawn(async move { this.find_by_id_inner(id).await })
+            .await
+            .map_err(InfraError::unexpected)?
+            .map_err(InfraError::from)
     }
 
     #[instrument(skip_all, level = "debug")]
@@ -474,17 +479,32 @@ impl UserRepository for DieselUserRepository {
         &self,
         key: &LoginKey,
     ) -> Result<Option<StoredCredentials>, InfraError> {
-        Ok(self.find_for_login_inner(key).await?)
+        let (this, key) = (self.clone(), key.clone());
+        self.db
+            .spawn(async move { this.find_for_login_inner(&key).await })
+            .await
+            .map_err(InfraError::unexpected)?
+            .map_err(InfraError::from)
     }
 
     #[instrument(skip(self), level = "debug")]
     async fn username_exists(&self, username: &Username) -> Result<bool, InfraError> {
-        Ok(self.username_exists_inner(username).await?)
+        let (this, username) = (self.clone(), username.clone());
+        self.db
+            .spawn(async move { this.username_exists_inner(&username).await })
+            .await
+            .map_err(InfraError::unexpected)?
+            .map_err(InfraError::from)
     }
 
     #[instrument(skip(self), level = "debug")]
     async fn active_admin_exists(&self) -> Result<bool, InfraError> {
-        Ok(self.active_admin_exists_inner().await?)
+        let this = self.clone();
+        self.db
+            .spawn(async move { this.active_admin_exists_inner().await })
+            .await
+            .map_err(InfraError::unexpected)?
+            .map_err(InfraError::from)
     }
 
     #[instrument(skip_all, fields(user_id = %user.id), level = "debug")]
@@ -496,7 +516,9 @@ impl UserRepository for DieselUserRepository {
         // Detached from the caller: a client that disconnects mid-request must not cancel a
         // transaction half way.
         let this = self.clone();
-        let result = tokio::spawn(async move { this.create_inner(&user, &effects).await })
+        let result = self
+            .db
+            .spawn(async move { this.create_inner(&user, &effects).await })
             .await
             .map_err(InfraError::unexpected)?;
         result.map_err(|e| match e.unique_clash() {
@@ -516,7 +538,8 @@ impl UserRepository for DieselUserRepository {
     ) -> Result<ConfirmOutcome, InfraError> {
         let this = self.clone();
         let (token, ctx) = (token.clone(), ctx.clone());
-        tokio::spawn(async move { this.confirm_inner(&token, now, &ctx).await })
+        self.db
+            .spawn(async move { this.confirm_inner(&token, now, &ctx).await })
             .await
             .map_err(InfraError::unexpected)?
             .map_err(InfraError::from)
@@ -525,7 +548,8 @@ impl UserRepository for DieselUserRepository {
     #[instrument(skip_all, fields(user_id = %issue.token.user_id), level = "debug")]
     async fn issue_token(&self, issue: TokenIssue) -> Result<(), InfraError> {
         let this = self.clone();
-        tokio::spawn(async move { this.issue_token_inner(&issue).await })
+        self.db
+            .spawn(async move { this.issue_token_inner(&issue).await })
             .await
             .map_err(InfraError::unexpected)?
             .map_err(InfraError::from)
@@ -537,7 +561,12 @@ impl UserRepository for DieselUserRepository {
         token: &TokenHash,
         now: DateTime<Utc>,
     ) -> Result<Option<User>, InfraError> {
-        Ok(self.password_reset_owner_inner(token, now).await?)
+        let (this, token) = (self.clone(), token.clone());
+        self.db
+            .spawn(async move { this.password_reset_owner_inner(&token, now).await })
+            .await
+            .map_err(InfraError::unexpected)?
+            .map_err(InfraError::from)
     }
 
     #[instrument(skip_all, fields(user_id = %user), level = "debug")]
@@ -551,19 +580,22 @@ impl UserRepository for DieselUserRepository {
     ) -> Result<ResetOutcome, InfraError> {
         let this = self.clone();
         let (token, password_hash) = (token.clone(), password_hash.clone());
-        tokio::spawn(async move {
-            this.reset_password_inner(&token, user, &password_hash, now, &audit)
-                .await
-        })
-        .await
-        .map_err(InfraError::unexpected)?
-        .map_err(InfraError::from)
+        self.db
+            .spawn(async move {
+                this.reset_password_inner(&token, user, &password_hash, now, &audit)
+                    .await
+            })
+            .await
+            .map_err(InfraError::unexpected)?
+            .map_err(InfraError::from)
     }
 
     #[instrument(skip_all, fields(user_id = %update.user), level = "debug")]
     async fn update_account(&self, update: AccountUpdate) -> Result<User, UpdateUserError> {
         let this = self.clone();
-        let result = tokio::spawn(async move { this.update_account_inner(&update).await })
+        let result = self
+            .db
+            .spawn(async move { this.update_account_inner(&update).await })
             .await
             .map_err(InfraError::unexpected)?;
         match result {
@@ -582,7 +614,8 @@ impl UserRepository for DieselUserRepository {
     #[instrument(skip_all, fields(user_id = %user), level = "debug")]
     async fn delete_account(&self, user: UserId, audit: AuditEvent) -> Result<bool, InfraError> {
         let this = self.clone();
-        tokio::spawn(async move { this.delete_account_inner(user, &audit).await })
+        self.db
+            .spawn(async move { this.delete_account_inner(user, &audit).await })
             .await
             .map_err(InfraError::unexpected)?
             .map_err(InfraError::from)
