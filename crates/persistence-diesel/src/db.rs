@@ -114,8 +114,10 @@ fn sqlite_setup(path: String) -> ManagerConfig<SqliteConn> {
         async move {
             let mut conn = SqliteConn::establish(&path).await?;
             conn.batch_execute(&format!(
-                "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; \
-                 PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA synchronous = NORMAL;"
+                // busy_timeout first: switching to WAL needs a lock that a writer on another
+                // connection may hold, and only a set busy timeout makes this wait for it.
+                "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON; \
+                 PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
             ))
             .await
             .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
@@ -256,8 +258,8 @@ impl Database {
                     diesel::connection::SimpleConnection::batch_execute(
                         &mut conn,
                         &format!(
-                            "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; \
-                             PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS};"
+                            "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; \
+                             PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL;"
                         ),
                     )
                     .map_err(|e| e.to_string())?;
