@@ -342,49 +342,20 @@ impl Accounts {
         email: &Email,
         ctx: &RequestContext,
     ) -> Result<(), InfraError> {
-        let found = self
-            .ports
-            .users
-            .find_for_login(&LoginKey::Email(email.key().to_owned()))
-            .await?;
-        let Some(user) = found.map(|c| c.user) else {
+        let Some((user, address)) = self.account_with_address(email).await? else {
             return Ok(());
         };
         if user.status != UserStatus::Pending || user.email_verified {
             return Ok(());
         }
-        let Some(address) = user.email.clone() else {
-            return Ok(());
-        };
-        let now = self.ports.clock.now();
-        let token = self.ports.secrets.generate();
-        let expires_at = now + self.config.confirmation_ttl;
-        let issue = TokenIssue {
-            token: NewOneTimeToken {
-                hash: token.hash,
-                purpose: TokenPurpose::EmailConfirmation,
-                user_id: user.id,
-                email: Some(address.clone()),
-                created_at: now,
-                expires_at,
-            },
-            mail: OutgoingMail {
-                to: address.as_str().to_owned(),
-                to_name: user.name.as_ref().map(|n| n.as_str().to_owned()),
-                kind: MailKind::Confirmation {
-                    token: token.raw,
-                    expires_at,
-                },
-            },
-            audit: AuditEvent::new(
-                now,
-                Actor::System,
-                AuditAction::ConfirmationResent,
-                Some(user.id),
-                ctx,
-            ),
-        };
-        self.ports.users.issue_token(issue).await
+        self.mail_token(
+            &user,
+            address,
+            TokenPurpose::EmailConfirmation,
+            AuditAction::ConfirmationResent,
+            ctx,
+        )
+        .await
     }
 
     /// Mails a password-reset link to the account with this address, if there is one and it
@@ -399,47 +370,82 @@ impl Accounts {
         email: &Email,
         ctx: &RequestContext,
     ) -> Result<(), InfraError> {
-        let found = self
-            .ports
-            .users
-            .find_for_login(&LoginKey::Email(email.key().to_owned()))
-            .await?;
-        let Some(user) = found.map(|c| c.user) else {
+        let Some((user, address)) = self.account_with_address(email).await? else {
             return Ok(());
         };
         if user.status == UserStatus::Deactivated {
             return Ok(());
         }
-        let Some(address) = user.email.clone() else {
-            return Ok(());
-        };
+        self.mail_token(
+            &user,
+            address,
+            TokenPurpose::PasswordReset,
+            AuditAction::PasswordResetRequested,
+            ctx,
+        )
+        .await
+    }
+
+    /// The account holding this address, with the address as stored.
+    async fn account_with_address(
+        &self,
+        email: &Email,
+    ) -> Result<Option<(User, Email)>, InfraError> {
+        let found = self
+            .ports
+            .users
+            .find_for_login(&LoginKey::Email(email.key().to_owned()))
+            .await?;
+        Ok(found.and_then(|c| {
+            let address = c.user.email.clone()?;
+            Some((c.user, address))
+        }))
+    }
+
+    /// Issues a one-time token of `purpose` to `user` (replacing an earlier one) and mails its
+    /// link to `address`, with the audit event `action`, in one port call.
+    async fn mail_token(
+        &self,
+        user: &User,
+        address: Email,
+        purpose: TokenPurpose,
+        action: AuditAction,
+        ctx: &RequestContext,
+    ) -> Result<(), InfraError> {
         let now = self.ports.clock.now();
         let token = self.ports.secrets.generate();
-        let expires_at = now + self.config.reset_ttl;
+        let (ttl, pending_email) = match purpose {
+            TokenPurpose::EmailConfirmation => {
+                (self.config.confirmation_ttl, Some(address.clone()))
+            }
+            TokenPurpose::PasswordReset => (self.config.reset_ttl, None),
+        };
+        let expires_at = now + ttl;
+        let kind = match purpose {
+            TokenPurpose::EmailConfirmation => MailKind::Confirmation {
+                token: token.raw,
+                expires_at,
+            },
+            TokenPurpose::PasswordReset => MailKind::PasswordReset {
+                token: token.raw,
+                expires_at,
+            },
+        };
         let issue = TokenIssue {
             token: NewOneTimeToken {
                 hash: token.hash,
-                purpose: TokenPurpose::PasswordReset,
+                purpose,
                 user_id: user.id,
-                email: None,
+                email: pending_email,
                 created_at: now,
                 expires_at,
             },
             mail: OutgoingMail {
                 to: address.as_str().to_owned(),
                 to_name: user.name.as_ref().map(|n| n.as_str().to_owned()),
-                kind: MailKind::PasswordReset {
-                    token: token.raw,
-                    expires_at,
-                },
+                kind,
             },
-            audit: AuditEvent::new(
-                now,
-                Actor::System,
-                AuditAction::PasswordResetRequested,
-                Some(user.id),
-                ctx,
-            ),
+            audit: AuditEvent::new(now, Actor::System, action, Some(user.id), ctx),
         };
         self.ports.users.issue_token(issue).await
     }
