@@ -140,11 +140,11 @@ pub struct TokensBody {
 #[schema(example = json!({"email": "ada@example.com", "password": "Str0ng!pass", "name": "Ada Lovelace"}))]
 pub struct RegisterRequest {
     /// Email (required).
-    #[schema(required = true)]
+    #[schema(required = true, value_type = String)]
     pub email: Option<String>,
     /// Password (required): 8 to 72 bytes, a lowercase and an uppercase letter, a digit and
     /// another character; not the email or username.
-    #[schema(required = true)]
+    #[schema(required = true, value_type = String)]
     pub password: Option<String>,
     /// Username.
     pub username: Option<String>,
@@ -157,7 +157,7 @@ pub struct RegisterRequest {
 #[serde(deny_unknown_fields)]
 pub struct ConfirmRequest {
     /// The token from the confirmation mail.
-    #[schema(required = true)]
+    #[schema(required = true, value_type = String)]
     pub token: Option<String>,
 }
 
@@ -167,10 +167,10 @@ pub struct ConfirmRequest {
 #[schema(example = json!({"login": "ada@example.com", "password": "Str0ng!pass"}))]
 pub struct LoginRequest {
     /// Email or username.
-    #[schema(required = true)]
+    #[schema(required = true, value_type = String)]
     pub login: Option<String>,
     /// Password.
-    #[schema(required = true)]
+    #[schema(required = true, value_type = String)]
     pub password: Option<String>,
     /// Also set the `access_token` cookie.
     pub set_cookie: Option<bool>,
@@ -189,7 +189,7 @@ impl std::fmt::Debug for LoginRequest {
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     /// The refresh token of the last login or refresh.
-    #[schema(required = true)]
+    #[schema(required = true, value_type = String)]
     pub refresh_token: Option<String>,
 }
 
@@ -279,6 +279,7 @@ pub struct Nothing {}
 #[serde(deny_unknown_fields)]
 pub struct EmailRequest {
     /// The account's address.
+    #[schema(required = true, value_type = String)]
     pub email: Option<String>,
 }
 
@@ -287,8 +288,10 @@ pub struct EmailRequest {
 #[serde(deny_unknown_fields)]
 pub struct ResetConfirmRequest {
     /// The token from the reset mail.
+    #[schema(required = true, value_type = String)]
     pub token: Option<String>,
     /// The new password.
+    #[schema(required = true, value_type = String)]
     pub password: Option<String>,
 }
 
@@ -362,6 +365,7 @@ impl std::fmt::Debug for UpdateMeRequest {
 #[serde(deny_unknown_fields)]
 pub struct DeleteMeRequest {
     /// Current password.
+    #[schema(required = true, value_type = String)]
     pub current_password: Option<String>,
 }
 

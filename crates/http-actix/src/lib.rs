@@ -18,6 +18,7 @@ pub mod error;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod openapi_rules;
 pub mod rate_limit;
 pub mod routes;
 pub mod state;

@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::openapi_rules::{CommonResponses, FieldRules};
 use crate::routes;
 
 /// The security schemes the routes name.
@@ -67,7 +68,7 @@ impl Modify for SecuritySchemes {
         routes::health::ready,
         crate::metrics::scrape,
     ),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &FieldRules, &CommonResponses),
     tags(
         (name = "auth", description = "Registration, confirmation, login, tokens and sessions"),
         (name = "users", description = "Accounts"),

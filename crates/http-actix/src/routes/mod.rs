@@ -60,6 +60,11 @@ impl Endpoint {
         }
     }
 
+    /// The per-IP rate-limit rule in front of this route, if any.
+    pub fn limit(&self) -> Option<Rule> {
+        self.limit
+    }
+
     /// Counts every request of this resource against `rule`, keyed by client IP.
     fn limited(mut self, rule: Rule) -> Self {
         self.limit = Some(rule);
