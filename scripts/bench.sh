@@ -61,6 +61,41 @@ for backend in $backends; do
   wrk -t2 -c64 -d"${duration}s" --timeout 30s --latency -H "Authorization: Bearer $access" "$base/api/users/me" > "$work/me.txt"
   rows+=("| $backend | \`GET /api/users/me\` | 64 | $(summarise "$work/me.txt" | sed 's/|/ | /g') | |")
 
+  # Refresh: each connection holds a live refresh token and trades it for the next (a
+  # rotated token used again would revoke its session, so every request must use the newest).
+  # 64 connections, and one token more per thread: wrk calls request() once per thread to check it.
+  seq 1 66 | xargs -P 2 -I{} curl -fs "$base/api/auth/login" -H "$json" \
+    -d '{"login":"bench","password":"Str0ng!pass"}' -o "$work/login-{}.json"
+  cat "$work"/login-*.json | python3 -c 'import sys,json
+for line in sys.stdin.read().replace("}{", "}\n{").splitlines(): print(json.loads(line)["data"]["refresh_token"])' > "$work/refresh-tokens.txt"
+  cat > "$work/refresh.lua" <<'LUA'
+local all = {}
+for line in io.lines(os.getenv("BENCH_TOKENS")) do all[#all + 1] = line end
+local threads, made = tonumber(os.getenv("BENCH_THREADS")), 0
+function setup(thread)
+  made = made + 1
+  local mine = {}
+  for i = made, #all, threads do mine[#mine + 1] = all[i] end
+  thread:set("tokens", table.concat(mine, ","))
+end
+function init(args)
+  queue = {}
+  for t in string.gmatch(tokens, "[^,]+") do queue[#queue + 1] = t end
+end
+function request()
+  local t = table.remove(queue, 1) or "exhausted"
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, '{"refresh_token":"' .. t .. '"}')
+end
+function response(status, headers, body)
+  local t = string.match(body, '"refresh_token":"([^"]+)"')
+  if t then queue[#queue + 1] = t elseif status ~= 200 and not printed then printed = true; print(status, body) end
+end
+LUA
+  BENCH_TOKENS="$work/refresh-tokens.txt" BENCH_THREADS=2 wrk -t2 -c64 -d"${duration}s" --timeout 30s --latency \
+    -s "$work/refresh.lua" "$base/api/auth/refresh" > "$work/refresh.txt"
+  failed=$(awk '/Non-2xx/ {print $5}' "$work/refresh.txt"); failed=${failed:-0}
+  rows+=("| $backend | \`POST /api/auth/refresh\` (rotation) | 64 | $(summarise "$work/refresh.txt" | sed 's/|/ | /g') | ${failed} refused |")
+
   cat > "$work/login.lua" <<'LUA'
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
