@@ -19,8 +19,12 @@
 //! checks it with `cargo tree`.
 
 pub mod audit;
+#[cfg(feature = "contract-tests")]
+pub mod contract;
 pub mod error;
 pub mod mail;
+#[cfg(feature = "memory")]
+pub mod memory;
 pub mod ports;
 pub mod role;
 pub mod services;
