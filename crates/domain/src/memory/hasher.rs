@@ -29,11 +29,11 @@ pub const TEST_HASH_PREFIX: &str = "$test-insecure$";
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// let hasher = TestPasswordHasher::new();
-/// let password = Password::parse("correct horse battery", &[]).unwrap();
+/// let password = Password::parse("Correct-Horse-42", &[]).unwrap();
 /// let hash = hasher.hash(&password).await.unwrap();
 /// assert!(hash.as_str().starts_with("$test-insecure$"));
-/// let right = PasswordAttempt::new("correct horse battery");
-/// let wrong = PasswordAttempt::new("wrong horse battery");
+/// let right = PasswordAttempt::new("Correct-Horse-42");
+/// let wrong = PasswordAttempt::new("Wrong-Horse-42");
 /// assert!(hasher.verify(&right, Some(&hash)).await.unwrap());
 /// assert!(!hasher.verify(&wrong, Some(&hash)).await.unwrap());
 /// assert!(!hasher.verify(&right, None).await.unwrap());
