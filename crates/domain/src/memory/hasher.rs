@@ -95,3 +95,39 @@ impl PasswordHasher for TestPasswordHasher {
         Ok(constant_time_eq(actual.as_bytes(), expected.as_bytes()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn one_password_hashes_differently_each_time_and_verifies_against_both() {
+        let hasher = TestPasswordHasher::new();
+        let password = Password::parse("Correct-Horse-42", &[]).unwrap();
+        let first = hasher.hash(&password).await.unwrap();
+        let second = hasher.hash(&password).await.unwrap();
+        assert_ne!(first, second, "salted");
+        assert!(!first.as_str().contains("Correct-Horse-42"));
+        let attempt = PasswordAttempt::new("Correct-Horse-42");
+        assert!(hasher.verify(&attempt, Some(&first)).await.unwrap());
+        assert!(hasher.verify(&attempt, Some(&second)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_hash_of_another_scheme_or_a_tampered_one_does_not_verify() {
+        let hasher = TestPasswordHasher::new();
+        let attempt = PasswordAttempt::new("Correct-Horse-42");
+        let bcrypt = PasswordHash::new("$2b$12$abcdefghijklmnopqrstuuSomethingThatLooksLikeBcrypt");
+        assert!(!hasher.verify(&attempt, Some(&bcrypt)).await.unwrap());
+        let real = hasher
+            .hash(&Password::parse("Correct-Horse-42", &[]).unwrap())
+            .await
+            .unwrap();
+        let tampered = PasswordHash::new(
+            real.as_str()
+                .replace("$0000000000000001$", "$0000000000000002$"),
+        );
+        assert_ne!(tampered, real);
+        assert!(!hasher.verify(&attempt, Some(&tampered)).await.unwrap());
+    }
+}

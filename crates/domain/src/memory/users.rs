@@ -245,6 +245,14 @@ impl UserRepository for MemoryUserRepository {
         if !state.users.contains_key(&issue.token.user_id) {
             return Err(unexpected("a token for an unknown user"));
         }
+        // A hash names one token: the database refuses a second with its primary key.
+        if state
+            .tokens
+            .get(issue.token.hash.as_str())
+            .is_some_and(|t| t.user_id != issue.token.user_id || t.purpose != issue.token.purpose)
+        {
+            return Err(unexpected("a duplicate token hash"));
+        }
         state.replace_token(&issue.token);
         state.enqueue(issue.mail, issue.token.created_at);
         state.audit.push(issue.audit);
