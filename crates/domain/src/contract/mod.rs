@@ -26,6 +26,9 @@
 //! A check that fails panics (it is test code), after the runner has printed its name on
 //! standard error.
 //!
+//! The ports that hold no data take the adapter itself: [`password_hasher_contract`],
+//! [`access_tokens_contract`] and [`secret_tokens_contract`].
+//!
 //! The checks drive concurrency by polling several calls at once in one task (no runtime is
 //! assumed). An adapter whose calls do real I/O runs them in parallel; an adapter that does
 //! its work synchronously under one lock serialises them, which is also correct.
@@ -57,6 +60,15 @@ pub mod maintenance;
 pub mod outbox;
 pub mod sessions;
 pub mod users;
+
+// Ports that hold no data: each takes the adapter itself.
+pub mod access_tokens;
+pub mod password_hasher;
+pub mod secret_tokens;
+
+pub use access_tokens::access_tokens_contract;
+pub use password_hasher::password_hasher_contract;
+pub use secret_tokens::secret_tokens_contract;
 
 /// The storage ports under test, all over one empty store.
 ///
