@@ -13,7 +13,7 @@ use crate::ports::{DeliveryError, MailSender};
 /// ```
 /// use roster_domain::mail::{MailKind, OutgoingMail};
 /// use roster_domain::memory::TestMailbox;
-/// use roster_domain::ports::MailSender;
+/// use roster_domain::ports::{DeliveryError, MailSender};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
@@ -24,13 +24,19 @@ use crate::ports::{DeliveryError, MailSender};
 ///     kind: MailKind::Confirmation { token: "abc".into(), expires_at: chrono::Utc::now() },
 /// };
 /// mailbox.send(&mail).await.unwrap();
-/// assert_eq!(mailbox.sent(), vec![mail]);
+/// assert_eq!(mailbox.sent(), vec![mail.clone()]);
 /// assert_eq!(mailbox.last_token_for("ada@example.com").as_deref(), Some("abc"));
+///
+/// // A transport that refuses once, for tests of retries.
+/// mailbox.fail_next(DeliveryError::Transient("connection refused".into()));
+/// assert!(mailbox.send(&mail).await.is_err());
+/// assert_eq!(mailbox.sent().len(), 1);
 /// # }
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct TestMailbox {
     sent: Arc<Mutex<Vec<OutgoingMail>>>,
+    failures: Arc<Mutex<Vec<DeliveryError>>>,
 }
 
 impl TestMailbox {
@@ -45,6 +51,15 @@ impl TestMailbox {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// Makes the next delivery attempt fail with `error` (queued: call it twice for two
+    /// failures), to test retries and abandonment.
+    pub fn fail_next(&self, error: DeliveryError) {
+        self.failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(error);
     }
 
     /// The token of the newest message to `to` (its confirmation or reset link), if any.
@@ -64,6 +79,12 @@ impl TestMailbox {
 #[async_trait]
 impl MailSender for TestMailbox {
     async fn send(&self, mail: &OutgoingMail) -> Result<(), DeliveryError> {
+        {
+            let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+            if !failures.is_empty() {
+                return Err(failures.remove(0));
+            }
+        }
         self.sent
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

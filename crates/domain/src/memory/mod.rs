@@ -24,7 +24,7 @@
 //! keep their ports' semantics (a hash verifies only its own password, an access token
 //! expires at `exp`, a secret's hash is stable) but are **insecure by design**: fast, keyed
 //! with fixed values, deterministic. The `Test` prefix is there so that nobody wires them
-//! into a service by mistake. For time, use [`crate::ports::ManualClock`].
+//! into a service by mistake. For time, [`ManualClock`] (re-exported from [`crate::ports`]).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -71,6 +71,9 @@ pub use outbox::MemoryOutbox;
 pub use secret_tokens::TestSecretTokens;
 pub use sessions::MemorySessionRepository;
 pub use users::MemoryUserRepository;
+
+/// The [`crate::ports::Clock`] of the memory set: time that moves only when told to.
+pub use crate::ports::ManualClock;
 
 /// A user as stored: the entity and its password hash.
 #[derive(Debug, Clone)]
