@@ -24,6 +24,11 @@ test-pg:
 check-boundaries:
     bash scripts/check-boundaries.sh
 
+# roster-domain as a library: a throwaway consumer crate, and rust-version against the toolchain.
+check-consumer:
+    bash scripts/check-rust-version.sh
+    bash scripts/check-consumer.sh
+
 # Serve on the zero-setup default (SQLite under ./data).
 run:
     cargo run --release

@@ -4,11 +4,26 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fail=0
-for bad in diesel diesel-async actix-web bcrypt jsonwebtoken lettre tokio-postgres serde_json tokio; do
-  # `cargo tree -i` prints nothing (and exits 0) when the crate is not in the tree.
-  if [ -n "$(cargo tree -p roster-domain -e normal -i "$bad" 2>/dev/null)" ]; then
-    echo "roster-domain depends on $bad"; fail=1
+forbidden="diesel diesel-async actix-web bcrypt jsonwebtoken lettre tokio-postgres serde_json tokio
+  mio hyper reqwest redis libsqlite3-sys sqlx async-std"
+# The domain's normal dependencies, one crate name a line, under each feature set a consumer
+# may enable: the in-memory adapters and the contract suite must stay free of I/O too.
+for features in "" mocks memory contract-tests memory,contract-tests mocks,memory,contract-tests; do
+  args=()
+  [ -n "$features" ] && args=(--features "$features")
+  # A failing `cargo tree` must not read as an empty, clean tree.
+  if ! names="$(cargo tree -p roster-domain -e normal "${args[@]}" --prefix none --format '{p}' \
+      | awk '{print $1}' | sort -u)"; then
+    echo "cargo tree failed for roster-domain (features: ${features:-none})"; fail=1; continue
   fi
+  if ! grep -qx roster-domain <<<"$names"; then
+    echo "cargo tree listed nothing for roster-domain (features: ${features:-none})"; fail=1; continue
+  fi
+  for bad in $forbidden; do
+    if grep -qx "$bad" <<<"$names"; then
+      echo "roster-domain (features: ${features:-none}) depends on $bad"; fail=1
+    fi
+  done
 done
 adapters="roster-persistence-diesel roster-crypto roster-mailer roster-http-actix"
 for a in $adapters; do

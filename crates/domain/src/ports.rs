@@ -45,6 +45,16 @@ impl Clock for SystemClock {
 }
 
 /// A clock that moves only when told to: for tests of expiry rules.
+///
+/// ```
+/// use chrono::{Duration, TimeZone, Utc};
+/// use roster_domain::ports::{Clock, ManualClock};
+///
+/// let start = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+/// let clock = ManualClock::new(start);
+/// clock.advance(Duration::minutes(20));
+/// assert_eq!(clock.now(), start + Duration::minutes(20));
+/// ```
 #[derive(Debug)]
 pub struct ManualClock(Mutex<DateTime<Utc>>);
 

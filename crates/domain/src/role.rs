@@ -5,6 +5,15 @@ use std::fmt;
 use crate::error::Violation;
 
 /// A role name: `^[A-Z][A-Z0-9_]{1,31}$`.
+///
+/// ```
+/// use roster_domain::role::RoleName;
+///
+/// let auditor = RoleName::parse("AUDITOR").unwrap();
+/// assert!(!auditor.is_admin());
+/// assert!(RoleName::admin().is_admin());
+/// assert_eq!(RoleName::parse("auditor").unwrap_err().code, "invalid_role");
+/// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RoleName(String);
 

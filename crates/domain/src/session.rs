@@ -36,6 +36,22 @@ impl fmt::Display for SessionId {
 }
 
 /// Lifetimes that shape a session.
+///
+/// ```
+/// use chrono::{Duration, Utc};
+/// use roster_domain::session::SessionPolicy;
+///
+/// let policy = SessionPolicy {
+///     access_ttl: Duration::minutes(15),
+///     refresh_ttl: Duration::days(7),
+///     max_lifetime: Duration::days(30),
+/// };
+/// let login = Utc::now();
+/// assert_eq!(policy.refresh_expiry(login, login), login + Duration::days(7));
+/// // A refresh near the end of the session never outlives it.
+/// let late = login + Duration::days(28);
+/// assert_eq!(policy.refresh_expiry(login, late), login + Duration::days(30));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionPolicy {
     /// Lifetime of an access token.
@@ -160,6 +176,35 @@ pub enum RefreshDecision {
 /// reads the token, so the decision and its effect are atomic. An adapter whose conditional
 /// "mark used" finds the token already used (a concurrent call won) MUST apply
 /// [`reuse_decision`] instead: a token is never rotated twice.
+///
+/// ```
+/// use chrono::{Duration, Utc};
+/// use roster_domain::audit::RequestContext;
+/// use roster_domain::session::{PresentedRefreshToken, RefreshDecision, SessionId, decide_refresh};
+/// use roster_domain::user::{UserId, UserStatus};
+///
+/// let now = Utc::now();
+/// let mut token = PresentedRefreshToken {
+///     session_id: SessionId::generate(),
+///     user_id: UserId::generate(),
+///     token_expires_at: now + Duration::days(7),
+///     used: false,
+///     session_expires_at: now + Duration::days(30),
+///     session_revoked: false,
+///     user_status: UserStatus::Active,
+/// };
+/// let ctx = RequestContext::default();
+/// assert_eq!(
+///     decide_refresh(&token, now, Duration::days(7), &ctx),
+///     RefreshDecision::Rotate { next_expires_at: now + Duration::days(7) }
+/// );
+/// // Presented again after its rotation: someone replays it, so the session goes.
+/// token.used = true;
+/// assert!(matches!(
+///     decide_refresh(&token, now, Duration::days(7), &ctx),
+///     RefreshDecision::RevokeForReuse { .. }
+/// ));
+/// ```
 pub fn decide_refresh(
     found: &PresentedRefreshToken,
     now: DateTime<Utc>,

@@ -100,6 +100,28 @@ pub enum ConfirmationDecision {
 
 /// The rule for a consumed confirmation token. Adapters call it inside the transaction
 /// that consumed the token, so the decision and its effect are atomic.
+///
+/// ```
+/// use chrono::{Duration, Utc};
+/// use roster_domain::token::{ConfirmationDecision, decide_confirmation};
+/// use roster_domain::user::UserStatus;
+///
+/// let expires_at = Utc::now();
+/// let before = expires_at - Duration::seconds(1);
+/// assert_eq!(
+///     decide_confirmation(expires_at, UserStatus::Pending, before),
+///     ConfirmationDecision::Confirm
+/// );
+/// // At the expiry instant the token is dead, and so is a never-confirmed account.
+/// assert_eq!(
+///     decide_confirmation(expires_at, UserStatus::Pending, expires_at),
+///     ConfirmationDecision::ExpireAndDeletePendingAccount
+/// );
+/// assert_eq!(
+///     decide_confirmation(expires_at, UserStatus::Active, expires_at),
+///     ConfirmationDecision::Expire
+/// );
+/// ```
 pub fn decide_confirmation(
     expires_at: DateTime<Utc>,
     status: UserStatus,
@@ -125,6 +147,15 @@ pub enum ResetDecision {
 
 /// The rule for a password-reset token. Adapters call it inside the transaction that
 /// consumes the token, so the decision and its effect are atomic.
+///
+/// ```
+/// use chrono::{Duration, Utc};
+/// use roster_domain::token::{ResetDecision, decide_reset};
+///
+/// let expires_at = Utc::now();
+/// assert_eq!(decide_reset(expires_at, expires_at - Duration::seconds(1)), ResetDecision::Reset);
+/// assert_eq!(decide_reset(expires_at, expires_at), ResetDecision::Expired);
+/// ```
 pub fn decide_reset(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> ResetDecision {
     if now < expires_at {
         ResetDecision::Reset

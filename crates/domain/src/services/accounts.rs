@@ -127,6 +127,58 @@ pub enum BootstrapError {
 }
 
 /// The account use cases: register, confirm, read, bootstrap.
+///
+/// Registration stores a pending account together with its confirmation token and mail;
+/// the account becomes active when the mailed link comes back. Wired here to the in-memory
+/// adapters (the wiring is hidden; see the crate docs):
+///
+/// ```
+/// use roster_domain::audit::RequestContext;
+/// use roster_domain::services::{ConfirmError, RegisterError, RegisterInput};
+/// use roster_domain::user::UserStatus;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use std::sync::Arc;
+/// # use chrono::{Duration, Utc};
+/// # use roster_domain::memory::{MemoryStore, TestMailbox, TestPasswordHasher, TestSecretTokens};
+/// # use roster_domain::ports::ManualClock;
+/// # use roster_domain::services::{Accounts, AccountsConfig, AccountsPorts, MailDelivery, RetryPolicy};
+/// # let store = MemoryStore::new();
+/// # let clock = Arc::new(ManualClock::new(Utc::now()));
+/// # let accounts = Accounts::new(
+/// #     AccountsPorts {
+/// #         users: Arc::new(store.users()),
+/// #         hasher: Arc::new(TestPasswordHasher::new()),
+/// #         secrets: Arc::new(TestSecretTokens::new()),
+/// #         clock: clock.clone(),
+/// #     },
+/// #     AccountsConfig { confirmation_ttl: Duration::hours(24), reset_ttl: Duration::hours(1) },
+/// # );
+/// # let mailbox = TestMailbox::new();
+/// # let delivery = MailDelivery::new(
+/// #     Arc::new(store.outbox()), Arc::new(mailbox.clone()), clock.clone(), RetryPolicy::default(),
+/// # );
+/// let ctx = RequestContext::default();
+/// let input = RegisterInput {
+///     email: Some("ada@example.com".into()),
+///     password: Some("Correct-Horse-42".into()),
+///     ..RegisterInput::default()
+/// };
+/// let ada = accounts.register(input.clone(), &ctx).await?;
+/// assert_eq!((ada.username.as_str(), ada.status), ("ada", UserStatus::Pending));
+/// // One account per address, whatever its case.
+/// let again = RegisterInput { email: Some("ADA@example.com".into()), ..input };
+/// assert!(matches!(accounts.register(again, &ctx).await, Err(RegisterError::EmailTaken)));
+///
+/// // The mail worker delivers the link; following it activates the account, once.
+/// delivery.run_once(10).await?;
+/// let token = mailbox.last_token_for("ada@example.com").unwrap();
+/// assert_eq!(accounts.confirm(&token, &ctx).await?.status, UserStatus::Active);
+/// assert!(matches!(accounts.confirm(&token, &ctx).await, Err(ConfirmError::InvalidToken)));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Accounts {
     pub(super) ports: AccountsPorts,

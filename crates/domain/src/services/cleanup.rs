@@ -24,6 +24,34 @@ pub struct CleanupConfig {
 }
 
 /// The cleanup use case.
+///
+/// Each run takes the job's lease first, so that of several instances one does the work.
+///
+/// ```
+/// use std::sync::Arc;
+/// use chrono::{Duration, Utc};
+/// use roster_domain::memory::MemoryStore;
+/// use roster_domain::ports::ManualClock;
+/// use roster_domain::services::{Cleanup, CleanupConfig};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = MemoryStore::new();
+/// let clock = Arc::new(ManualClock::new(Utc::now()));
+/// let config = CleanupConfig {
+///     confirmation_ttl: Duration::hours(24),
+///     session_grace: Duration::days(7),
+///     lease: Duration::hours(1),
+/// };
+/// let here = Cleanup::new(Arc::new(store.maintenance()), clock.clone(), config, "here".into());
+/// let there = Cleanup::new(Arc::new(store.maintenance()), clock.clone(), config, "there".into());
+/// assert!(here.run_once().await?.is_some(), "took the lease and cleaned up");
+/// assert!(there.run_once().await?.is_none(), "the lease is taken for an hour");
+/// clock.advance(Duration::hours(1));
+/// assert!(there.run_once().await?.is_some());
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Cleanup {
     maintenance: Arc<dyn Maintenance>,

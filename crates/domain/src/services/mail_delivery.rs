@@ -52,6 +52,34 @@ pub struct DeliveryReport {
 }
 
 /// The outbox worker's use case.
+///
+/// Mail enters the outbox in the transaction that causes it; [`MailDelivery::run_once`]
+/// claims what is due, sends it, and marks it sent or schedules a retry with backoff.
+///
+/// ```
+/// use std::sync::Arc;
+/// use chrono::Utc;
+/// use roster_domain::memory::{MemoryStore, TestMailbox};
+/// use roster_domain::ports::ManualClock;
+/// use roster_domain::services::{MailDelivery, RetryPolicy};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = MemoryStore::new();
+/// let mailbox = TestMailbox::new();
+/// let delivery = MailDelivery::new(
+///     Arc::new(store.outbox()),
+///     Arc::new(mailbox.clone()),
+///     Arc::new(ManualClock::new(Utc::now())),
+///     RetryPolicy::default(),
+/// );
+/// // Nothing queued yet: nothing to send.
+/// let report = delivery.run_once(10).await?;
+/// assert_eq!(report.sent, 0);
+/// assert!(mailbox.sent().is_empty());
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct MailDelivery {
     outbox: Arc<dyn Outbox>,

@@ -139,6 +139,78 @@ pub struct Principal {
 }
 
 /// The session use cases.
+///
+/// A login opens a session and answers an access token (short-lived, checked on every
+/// request together with its session) and a refresh token (single use: each refresh
+/// rotates it). Wired here to the in-memory adapters, with an active account `ada`
+/// (hidden; see the crate docs):
+///
+/// ```
+/// use roster_domain::audit::RequestContext;
+/// use roster_domain::services::{AuthError, LoginError, LoginInput, RefreshError};
+/// use roster_domain::user::PasswordAttempt;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use std::sync::Arc;
+/// # use chrono::{Duration, Utc};
+/// # use roster_domain::memory::{MemoryStore, TestAccessTokens, TestPasswordHasher, TestSecretTokens};
+/// # use roster_domain::ports::{ManualClock, PasswordHasher, UserRepository};
+/// # use roster_domain::contract::fixtures;
+/// # use roster_domain::services::{Sessions, SessionsPorts};
+/// # use roster_domain::session::SessionPolicy;
+/// # use roster_domain::user::{Password, UserStatus};
+/// # let store = MemoryStore::new();
+/// # let clock = Arc::new(ManualClock::new(Utc::now()));
+/// # let hasher = Arc::new(TestPasswordHasher::new());
+/// # let sessions = Sessions::new(
+/// #     SessionsPorts {
+/// #         users: Arc::new(store.users()),
+/// #         sessions: Arc::new(store.sessions()),
+/// #         audit: Arc::new(store.audit_log()),
+/// #         hasher: hasher.clone(),
+/// #         access_tokens: Arc::new(TestAccessTokens::new()),
+/// #         secrets: Arc::new(TestSecretTokens::new()),
+/// #         clock: clock.clone(),
+/// #     },
+/// #     SessionPolicy {
+/// #         access_ttl: Duration::minutes(15),
+/// #         refresh_ttl: Duration::days(7),
+/// #         max_lifetime: Duration::days(30),
+/// #     },
+/// #     0,
+/// # );
+/// # // An active account with a known password.
+/// # let mut ada = fixtures::new_user("ada@example.com", "ada", UserStatus::Active);
+/// # ada.password_hash = Some(hasher.hash(&Password::parse("Correct-Horse-42", &[]).unwrap()).await?);
+/// # store.users().create(ada.clone(), fixtures::plain(&ada)).await?;
+/// let ctx = RequestContext::default();
+/// let login = |password: &str| LoginInput {
+///     login: "ADA".into(), // a username or an email, any case
+///     password: PasswordAttempt::new(password),
+/// };
+/// assert!(matches!(
+///     sessions.login(login("wrong-Horse-42"), &ctx).await,
+///     Err(LoginError::InvalidCredentials)
+/// ));
+/// let opened = sessions.login(login("Correct-Horse-42"), &ctx).await?;
+/// let caller = sessions.authenticate(&opened.access_token).await?;
+/// assert_eq!(caller.session_id, opened.session_id);
+///
+/// // A refresh rotates the refresh token; the old one is dead, and replaying it
+/// // revokes the session.
+/// let refreshed = sessions.refresh(&opened.refresh_token, &ctx).await?;
+/// assert!(matches!(
+///     sessions.refresh(&opened.refresh_token, &ctx).await,
+///     Err(RefreshError::TokenReused)
+/// ));
+/// assert!(matches!(
+///     sessions.authenticate(&refreshed.access_token).await,
+///     Err(AuthError::Revoked)
+/// ));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Sessions {
     ports: SessionsPorts,

@@ -15,6 +15,20 @@ const MAX_LABEL_LEN: usize = 63;
 ///
 /// Displayed as entered (trimmed); compared, stored for lookup and made unique through its
 /// identity key: NFKC-normalised and lowercased.
+///
+/// ```
+/// use roster_domain::user::Email;
+///
+/// let email = Email::parse("  Ada.Lovelace@Example.COM ").unwrap();
+/// assert_eq!(email.as_str(), "Ada.Lovelace@Example.COM");
+/// assert_eq!(email.key(), "ada.lovelace@example.com");
+/// assert_eq!(email.key(), Email::parse("ada.lovelace@example.com").unwrap().key());
+/// // Personal data stays out of logs.
+/// assert_eq!(format!("{email:?}"), r#"Email("A***@Example.COM")"#);
+///
+/// let refused = Email::parse("not an address").unwrap_err();
+/// assert_eq!(refused.code, "invalid_email");
+/// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Email {
     display: String,

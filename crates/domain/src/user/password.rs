@@ -11,6 +11,20 @@ pub const MAX_PASSWORD_BYTES: usize = 72;
 
 /// A plaintext password that satisfies the policy. Its `Debug` is redacted and it is never
 /// serialisable, so it cannot reach a log or a response.
+///
+/// ```
+/// use roster_domain::user::Password;
+///
+/// let password = Password::parse("Correct-Horse-42", &["ada@example.com", "ada"]).unwrap();
+/// assert!(!format!("{password:?}").contains("Horse"));
+///
+/// // Every broken rule is reported, not just the first.
+/// let broken = Password::parse("ada", &["ada"]).unwrap_err();
+/// let codes: Vec<_> = broken.iter().map(|v| v.code).collect();
+/// assert!(codes.contains(&"too_short"));
+/// assert!(codes.contains(&"missing_digit"));
+/// assert!(codes.contains(&"same_as_identity"));
+/// ```
 #[derive(Clone)]
 pub struct Password(String);
 

@@ -10,6 +10,15 @@ pub const MIN_USERNAME_LEN: usize = 3;
 pub const MAX_USERNAME_LEN: usize = 32;
 
 /// A valid username, displayed as entered; its identity key is its lowercase form.
+///
+/// ```
+/// use roster_domain::user::Username;
+///
+/// let name = Username::parse("Ada_L").unwrap();
+/// assert_eq!((name.as_str(), name.key()), ("Ada_L", "ada_l"));
+/// assert_eq!(Username::parse("ad").unwrap_err().code, "too_short");
+/// assert_eq!(Username::parse("ada lovelace").unwrap_err().code, "invalid_username");
+/// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Username {
     display: String,
