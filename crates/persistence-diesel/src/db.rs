@@ -16,6 +16,7 @@ use futures_util::FutureExt;
 use roster_domain::InfraError;
 
 use crate::error::DbError;
+use crate::vault::EmailKeys;
 
 pub(crate) type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
 pub(crate) type PgConn = AsyncPgConnection;
@@ -90,6 +91,8 @@ pub struct Database {
     url: String,
     /// The multi-threaded runtime the database was opened on, where every query runs.
     runtime: Option<tokio::runtime::Handle>,
+    /// Encrypts emails at rest and computes their blind index.
+    pub(crate) keys: EmailKeys,
 }
 
 impl std::fmt::Debug for Database {
@@ -129,12 +132,13 @@ fn sqlite_setup(path: String) -> ManagerConfig<SqliteConn> {
 }
 
 impl Database {
-    /// Builds the pool for `config.url`. Connections are opened lazily; a database that is
-    /// down now is not an error here (see [`Database::ping`]).
+    /// Builds the pool for `config.url`, with the keys that encrypt emails at rest (see
+    /// [`crate::vault`]). Connections are opened lazily; a database that is down now is not
+    /// an error here (see [`Database::ping`]).
     ///
     /// # Errors
     /// [`SetupError`] for an unknown scheme or a pool that cannot be built.
-    pub fn connect(config: &DatabaseConfig) -> Result<Self, SetupError> {
+    pub fn connect(config: &DatabaseConfig, keys: EmailKeys) -> Result<Self, SetupError> {
         let url = config.url.clone();
         let backend = if let Some(path) = sqlite_path(&url) {
             if let Some(parent) = Path::new(path)
@@ -194,7 +198,36 @@ impl Database {
             backend,
             url,
             runtime,
+            keys,
         })
+    }
+
+    /// The blind index of an email identity key ([`roster_domain::user::Email::key`]) under
+    /// the current key: the value every write puts in `users.email_key` and an exact lookup
+    /// compares with. During a key rotation, lookups match [`Database::email_indexes`].
+    pub fn email_index(&self, key: &str) -> String {
+        self.keys.index(key)
+    }
+
+    /// Every value `users.email_key` may hold for this identity key while a rotation is
+    /// under way (current key first, then previous keys): filter with `email_key IN (...)`
+    /// to find an address whatever key wrote it.
+    pub fn email_indexes(&self, key: &str) -> Vec<String> {
+        self.keys.lookup_indexes(key)
+    }
+
+    /// While previous email keys are configured, a PostgreSQL statement that serialises the
+    /// transactions writing an address, so that the check "no row holds it under a previous
+    /// key" cannot race between instances (the unique index sees only the current key's
+    /// index). SQLite transactions are serialised anyway (`BEGIN IMMEDIATE`).
+    pub(crate) fn email_rotation_lock(&self) -> Option<&'static str> {
+        (self.kind() == BackendKind::Postgres && self.keys.rotating())
+            .then_some("SELECT pg_advisory_xact_lock(7365810482391)")
+    }
+
+    /// The email keys in use.
+    pub fn email_keys(&self) -> &EmailKeys {
+        &self.keys
     }
 
     /// Runs `work` to completion as a task of the database's runtime, whatever becomes of

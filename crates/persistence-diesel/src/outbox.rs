@@ -77,7 +77,7 @@ impl DieselOutbox {
                     mail_outbox::sent_at.eq(naive(now)),
                     mail_outbox::locked_until.eq(None::<chrono::NaiveDateTime>),
                     // The payload holds a live token; once delivered it has no business here.
-                    mail_outbox::payload.eq("{}"),
+                    mail_outbox::payload.eq(crate::rekey::SENT_PAYLOAD),
                 ))
                 .execute(conn)
                 .await?;
@@ -161,7 +161,7 @@ impl Outbox for DieselOutbox {
         let mut mails = Vec::with_capacity(rows.len());
         for row in rows {
             let id = row.id.0;
-            match row.into_mail() {
+            match row.into_mail(&self.db.keys) {
                 Ok(mail) => mails.push(mail),
                 Err(error) => {
                     // An unreadable message can never be sent: abandon it rather than retry forever.
