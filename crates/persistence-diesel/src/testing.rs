@@ -37,6 +37,7 @@ pub struct TestDatabase {
     name: String,
     dir: Option<PathBuf>,
     keys: EmailKeys,
+    master_key: Vec<u8>,
 }
 
 impl TestDatabase {
@@ -50,7 +51,9 @@ impl TestDatabase {
     )]
     pub async fn create(kind: BackendKind) -> Self {
         let name = format!("roster_test_{}", uuid::Uuid::now_v7().simple());
-        let keys = EmailKeys::random().unwrap_or_else(|e| panic!("test email key: {e}"));
+        let master_key = EmailKeys::random_master_key();
+        let keys =
+            EmailKeys::new(&master_key, &[]).unwrap_or_else(|e| panic!("test email key: {e}"));
         let db = match kind {
             BackendKind::Sqlite => {
                 let dir = std::env::temp_dir().join(&name);
@@ -61,6 +64,7 @@ impl TestDatabase {
                     name,
                     dir: Some(dir),
                     keys,
+                    master_key: master_key.clone(),
                 }
             }
             BackendKind::Postgres => {
@@ -83,6 +87,7 @@ impl TestDatabase {
                     name,
                     dir: None,
                     keys,
+                    master_key: master_key.clone(),
                 }
             }
         };
@@ -119,6 +124,13 @@ impl TestDatabase {
     /// The email keys [`TestDatabase::connect`] uses.
     pub fn email_keys(&self) -> &EmailKeys {
         &self.keys
+    }
+
+    /// The master email key of this database in base64, as `ROSTER_EMAIL_ENCRYPTION_KEY`
+    /// takes it: every app started over this database reads what the others wrote.
+    pub fn email_key_base64(&self) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(&self.master_key)
     }
 }
 

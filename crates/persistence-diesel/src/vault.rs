@@ -180,8 +180,13 @@ impl EmailKeys {
     /// Never in practice; [`KeyError`] if derivation failed.
     #[cfg(feature = "testing")]
     pub fn random() -> Result<Self, KeyError> {
-        let key = XChaCha20Poly1305::generate_key(&mut OsRng);
-        Self::new(&key[..], &[])
+        Self::new(&Self::random_master_key(), &[])
+    }
+
+    /// 32 random bytes from the operating system, fit for a master key (tests).
+    #[cfg(feature = "testing")]
+    pub fn random_master_key() -> Vec<u8> {
+        XChaCha20Poly1305::generate_key(&mut OsRng).to_vec()
     }
 
     /// The public id of the current key (the `<key id>` of the ciphertexts it writes).
