@@ -74,6 +74,10 @@ pub async fn database(settings: &Settings) -> anyhow::Result<Database> {
     )
     .context("ROSTER_DATABASE_URL")?;
     database.migrate().await.context("running migrations")?;
+    database
+        .verify_email_keys()
+        .await
+        .context("ROSTER_EMAIL_ENCRYPTION_KEY")?;
     Ok(database)
 }
 

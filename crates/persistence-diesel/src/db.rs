@@ -60,6 +60,9 @@ pub enum SetupError {
     /// Migrations failed.
     #[error("migrations failed: {0}")]
     Migration(String),
+    /// Stored emails are encrypted under a key that is not configured.
+    #[error("{0}")]
+    EmailKeys(String),
 }
 
 /// Which way migrations go.
@@ -309,6 +312,59 @@ impl Database {
         .await
         .map_err(|e| SetupError::Migration(e.to_string()))?;
         outcome.map_err(SetupError::Migration)
+    }
+
+    /// Checks that the configured email keys read what is stored: the most recently created
+    /// user's address must be under a configured key. Catches a lost or replaced key (a
+    /// regenerated `secrets.toml`, another data folder) at start, instead of every read
+    /// failing later. One indexed read.
+    ///
+    /// # Errors
+    /// [`SetupError::EmailKeys`] naming the key id the data needs;
+    /// [`SetupError::Migration`] when the database cannot be read.
+    pub async fn verify_email_keys(&self) -> Result<(), SetupError> {
+        let newest = self
+            .newest_email()
+            .await
+            .map_err(|e| SetupError::Migration(e.to_string()))?;
+        let Some((id, stored)) = newest else {
+            return Ok(());
+        };
+        match self
+            .keys
+            .decrypt(crate::vault::Field::UserEmail, id.0.as_bytes(), &stored)
+        {
+            Err(crate::vault::VaultError::UnknownKey(key_id)) => {
+                Err(SetupError::EmailKeys(format!(
+                    "stored emails are encrypted under key {key_id}, which is neither the current \
+                 email key ({}) nor one of the old keys: was the key changed, data/secrets.toml \
+                 lost, or ROSTER_DATA_DIR moved? Configure that key as \
+                 ROSTER_EMAIL_ENCRYPTION_KEY (or in ROSTER_EMAIL_ENCRYPTION_OLD_KEYS)",
+                    self.keys.current_id()
+                )))
+            }
+            Err(error) => {
+                tracing::warn!(user_id = %id.0, %error, "the newest stored email does not decrypt");
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+        }
+    }
+
+    async fn newest_email(&self) -> Result<Option<(crate::types::Id, String)>, DbError> {
+        use crate::schema::users;
+        use diesel::{ExpressionMethods as _, OptionalExtension as _, QueryDsl as _};
+        use diesel_async::RunQueryDsl;
+        crate::with_conn!(self, conn => {
+            let row: Option<(crate::types::Id, Option<String>)> = users::table
+                .filter(users::email.is_not_null())
+                .order(users::id.desc())
+                .select((users::id, users::email))
+                .first(conn)
+                .await
+                .optional()?;
+            Ok(row.and_then(|(id, email)| email.map(|e| (id, e))))
+        })
     }
 
     /// Whether the database answers a trivial query now.

@@ -15,7 +15,10 @@ use diesel::sql_types::{Nullable, Text};
 use roster_domain::InfraError;
 use roster_domain::audit::{Actor, AuditAction, AuditEvent, RequestContext};
 use roster_domain::mail::{MailKind, OutgoingMail};
-use roster_domain::ports::{CreateUserError, CreationEffects, LoginKey, Outbox, UserRepository};
+use roster_domain::ports::{
+    AccountUpdate, CreateUserError, CreationEffects, LoginKey, Outbox, UpdateUserError,
+    UserRepository,
+};
 use roster_domain::role::RoleName;
 use roster_domain::token::{NewOneTimeToken, TokenHash, TokenPurpose};
 use roster_domain::user::{Email, NewUser, PasswordHash, Profile, UserId, UserStatus, Username};
@@ -314,6 +317,27 @@ async fn a_rotation_keeps_rows_readable_and_rekey_moves_them_to_the_new_key(kind
     let refused = users.create(twin.clone(), with_mail(&twin, "h-twin")).await;
     assert!(
         matches!(refused, Err(CreateUserError::EmailTaken)),
+        "{refused:?}"
+    );
+    // Nor can an account change to it.
+    let change = AccountUpdate {
+        user: created[1].id,
+        username: None,
+        name: None,
+        phone: None,
+        avatar_url: None,
+        profile: None,
+        email: Some(Email::parse("Ada.Rotation@example.org").unwrap()),
+        password_hash: None,
+        revoke_other_sessions: None,
+        token: None,
+        mail: None,
+        audit: with_mail(&created[1], "unused").audit,
+        now: t0(),
+    };
+    let refused = users.update_account(change).await;
+    assert!(
+        matches!(refused, Err(UpdateUserError::EmailTaken)),
         "{refused:?}"
     );
     // A user written now is written under the new key.

@@ -236,9 +236,15 @@ fn roster_rekey_moves_stored_emails_to_the_new_key() {
         "{}",
         String::from_utf8_lossy(&twin.stderr)
     );
-    // The old key alone no longer reads what was rewritten.
-    let stale = roster(&dir, KEY_1, "").arg("rekey").output().unwrap();
+    // The old key alone no longer reads what was rewritten: Roster refuses to start with it,
+    // naming the key the data needs.
+    let stale = roster(&dir, KEY_1, "").arg("migrate").output().unwrap();
+    let stderr = String::from_utf8_lossy(&stale.stderr);
     assert!(!stale.status.success());
-    assert!(String::from_utf8_lossy(&stale.stderr).contains("could not be rewritten"));
+    assert!(
+        stderr.contains("ROSTER_EMAIL_ENCRYPTION_KEY")
+            && stderr.contains("stored emails are encrypted under key"),
+        "{stderr}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
