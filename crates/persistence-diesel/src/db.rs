@@ -228,6 +228,23 @@ impl Database {
             .then_some("SELECT pg_advisory_xact_lock(7365810482391)")
     }
 
+    /// What `users.email` and `users.email_key` get for `email` on the row of `user`: the
+    /// address encrypted (bound to that row) and its blind index, both under the current key.
+    /// Every write of a user's address goes through here (or [`crate::models`]' row builders,
+    /// which do the same).
+    pub(crate) fn stored_email(
+        &self,
+        user: crate::types::Id,
+        email: &roster_domain::user::Email,
+    ) -> Result<(String, String), DbError> {
+        let value = self.keys.encrypt(
+            crate::vault::Field::UserEmail,
+            user.0.as_bytes(),
+            email.as_str(),
+        )?;
+        Ok((value, self.keys.index(email.key())))
+    }
+
     /// The email keys in use.
     pub fn email_keys(&self) -> &EmailKeys {
         &self.keys

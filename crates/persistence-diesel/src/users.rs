@@ -27,7 +27,6 @@ use crate::schema::{
     audit_events, mail_outbox, one_time_tokens, sessions, tenant_memberships, user_roles, users,
 };
 use crate::types::Id;
-use crate::vault::Field;
 
 /// During a key rotation an address may be held by a row indexed under a previous key,
 /// which the unique index on `email_key` cannot see: inside the writing transaction, refuse
@@ -267,11 +266,11 @@ impl DieselUserRepository {
                         Some(email) => {
                             let others = self.db.keys.other_indexes(email.key());
                             email_free_under_other_keys!(conn, lock, &others, Some(token.user_id));
-                            let stored = self.db.keys.encrypt(Field::UserEmail, token.user_id.0.as_bytes(), email.as_str())?;
+                            let (stored, index) = self.db.stored_email(token.user_id, email)?;
                             diesel::update(users::table.filter(users::id.eq(token.user_id)))
                                 .set((
                                     users::email.eq(stored),
-                                    users::email_key.eq(self.db.email_index(email.key())),
+                                    users::email_key.eq(index),
                                     users::email_verified.eq(true),
                                     users::status.eq(new_status.as_str()),
                                     users::updated_at.eq(naive(now)),
