@@ -323,7 +323,15 @@ impl From<&AuditEvent> for AuditRow {
             action: event.action.as_str().to_owned(),
             user_id: event.user_id.map(|u| Id(u.as_uuid())),
             ip: event.ip.clone(),
-            details: serde_json::to_string(&event.details).unwrap_or_else(|_| "{}".to_owned()),
+            // Details never hold an address; should a caller put one there, it is not stored.
+            details: serde_json::to_string(
+                &event
+                    .details
+                    .iter()
+                    .map(|(k, v)| (k, crate::vault::without_addresses(v)))
+                    .collect::<std::collections::BTreeMap<_, _>>(),
+            )
+            .unwrap_or_else(|_| "{}".to_owned()),
         }
     }
 }

@@ -91,7 +91,9 @@ impl DieselOutbox {
         error: &str,
         retry_at: Option<DateTime<Utc>>,
     ) -> Result<(), DbError> {
-        let error: String = without_addresses(error)
+        // A mail server's answer often quotes the recipient (`550 <ada@example.com>: unknown
+        // user`): no address is stored in clear.
+        let error: String = crate::vault::without_addresses(error)
             .chars()
             .take(MAX_ERROR_LEN)
             .collect();
@@ -144,22 +146,6 @@ impl DieselOutbox {
                 .await?)
         })
     }
-}
-
-/// A delivery error as stored: a mail server's answer often quotes the recipient
-/// (`550 <ada@example.com>: unknown user`), and no address is stored in clear.
-fn without_addresses(error: &str) -> String {
-    error
-        .split(' ')
-        .map(|word| {
-            if word.contains('@') {
-                "<address>"
-            } else {
-                word
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[async_trait]
@@ -215,22 +201,5 @@ impl Outbox for DieselOutbox {
             .await
             .map_err(InfraError::unexpected)?
             .map_err(InfraError::from)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::without_addresses;
-
-    #[test]
-    fn a_stored_delivery_error_quotes_no_address() {
-        assert_eq!(
-            without_addresses("550 5.1.1 <Ada@Example.com>: Recipient address rejected"),
-            "550 5.1.1 <address> Recipient address rejected"
-        );
-        assert_eq!(
-            without_addresses("connection refused"),
-            "connection refused"
-        );
     }
 }

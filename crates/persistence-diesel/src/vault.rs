@@ -319,6 +319,24 @@ impl EmailKeys {
     }
 }
 
+/// `text` with every word that holds an `@` replaced by `<address>`: for free text stored in
+/// clear (delivery errors, audit details), which must never carry an address.
+pub(crate) fn without_addresses(text: &str) -> String {
+    if !text.contains('@') {
+        return text.to_owned();
+    }
+    text.split(' ')
+        .map(|word| {
+            if word.contains('@') {
+                "<address>"
+            } else {
+                word
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// A value written before encryption: an address (it has an `@`, which base64url, key ids
 /// and the format tag never hold) or a JSON payload.
 fn is_legacy(stored: &str) -> bool {
@@ -469,6 +487,18 @@ mod tests {
         assert!(
             !k.lookup_indexes("ada@example.com")
                 .contains(&"ada@example.com".to_owned())
+        );
+    }
+
+    #[test]
+    fn free_text_keeps_no_address() {
+        assert_eq!(
+            without_addresses("550 5.1.1 <Ada@Example.com>: Recipient address rejected"),
+            "550 5.1.1 <address> Recipient address rejected"
+        );
+        assert_eq!(
+            without_addresses("connection refused"),
+            "connection refused"
         );
     }
 

@@ -102,7 +102,8 @@ struct RawText {
 async fn raw_values(db: &TestDatabase) -> Vec<String> {
     let sql = "SELECT email AS value FROM users UNION ALL SELECT email_key FROM users \
                UNION ALL SELECT email FROM one_time_tokens \
-               UNION ALL SELECT recipient FROM mail_outbox UNION ALL SELECT payload FROM mail_outbox";
+               UNION ALL SELECT recipient FROM mail_outbox UNION ALL SELECT payload FROM mail_outbox \
+               UNION ALL SELECT last_error FROM mail_outbox UNION ALL SELECT details FROM audit_events";
     let rows: Vec<RawText> = match db.kind {
         BackendKind::Sqlite => {
             use diesel::{Connection as _, RunQueryDsl as _};
@@ -158,12 +159,20 @@ async fn emails_are_stored_encrypted_and_found_by_any_variant(kind: BackendKind)
     let database = db.connect(2).await;
     let users = DieselUserRepository::new(database.clone());
     let ada = new_user("Zephyrine.Quirk@Example.org", "ada");
-    users
-        .create(ada.clone(), with_mail(&ada, "h-ada"))
-        .await
-        .unwrap();
+    let mut effects = with_mail(&ada, "h-ada");
+    // A careless caller's detail: stored without the address.
+    effects.audit = effects
+        .audit
+        .with("note", "registered as Zephyrine.Quirk@Example.org today");
+    users.create(ada.clone(), effects).await.unwrap();
 
-    assert_unreadable(&raw_values(&db).await, &["zephyrine.quirk@example.org"]);
+    let raw = raw_values(&db).await;
+    assert!(
+        raw.iter()
+            .any(|v| v.contains("registered as <address> today")),
+        "{raw:?}"
+    );
+    assert_unreadable(&raw, &["zephyrine.quirk@example.org"]);
     let read = users.find_by_id(ada.id).await.unwrap().unwrap();
     assert_eq!(
         read.email.unwrap().as_str(),
