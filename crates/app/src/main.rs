@@ -44,6 +44,14 @@ enum Command {
         #[arg(long)]
         username: Option<String>,
     },
+    /// Rewrite every stored email (users, pending changes, queued mail) that is not under the
+    /// current key (ROSTER_EMAIL_ENCRYPTION_KEY), in batches, while the service runs. Run it
+    /// after a rotation, then drop the old key from ROSTER_EMAIL_ENCRYPTION_OLD_KEYS.
+    Rekey {
+        /// Rows read and rewritten per batch.
+        #[arg(long, default_value_t = 500)]
+        batch_size: u32,
+    },
 }
 
 async fn shutdown_signal() {
@@ -143,6 +151,26 @@ async fn cleanup(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn rekey(settings: Settings, batch_size: u32) -> anyhow::Result<()> {
+    let database = startup::database(&settings).await?;
+    let report = database.rekey_emails(batch_size).await?;
+    eprintln!(
+        "rekey: rewrote {} user(s), {} pending address(es), {} queued message(s) under key {}; {} row(s) failed",
+        report.users,
+        report.tokens,
+        report.outbox,
+        database.email_keys().current_id(),
+        report.failed
+    );
+    if report.failed > 0 {
+        anyhow::bail!(
+            "{} row(s) could not be rewritten (see the log); keep the old keys configured",
+            report.failed
+        );
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -171,6 +199,7 @@ async fn main() -> ExitCode {
         Command::Cleanup => cleanup(settings).await,
         Command::CreateAdmin { email, username } => create_admin(settings, email, username).await,
         Command::Openapi => Ok(()),
+        Command::Rekey { batch_size } => rekey(settings, batch_size).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

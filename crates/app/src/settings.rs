@@ -87,6 +87,9 @@ pub struct Settings {
     pub bcrypt_cost: u32,
     /// `ROSTER_EMAIL_ENCRYPTION_KEY` (32 bytes, base64); generated when unset.
     pub email_encryption_key: Option<String>,
+    /// `ROSTER_EMAIL_ENCRYPTION_OLD_KEYS`: previous email keys (32 bytes each, base64, comma
+    /// separated), still read during a key rotation.
+    pub email_encryption_old_keys: Vec<Vec<u8>>,
     /// `ROSTER_SMTP_URL`; unset writes `.eml` files into `<data dir>/outbox`.
     pub smtp_url: Option<String>,
     /// `ROSTER_MAIL_FROM`.
@@ -133,6 +136,7 @@ pub const KNOWN: &[&str] = &[
     "ROSTER_CLEANUP_INTERVAL",
     "ROSTER_BCRYPT_COST",
     "ROSTER_EMAIL_ENCRYPTION_KEY",
+    "ROSTER_EMAIL_ENCRYPTION_OLD_KEYS",
     "ROSTER_SMTP_URL",
     "ROSTER_MAIL_FROM",
     "ROSTER_BOOTSTRAP_ADMIN_EMAIL",
@@ -237,6 +241,16 @@ fn load_file(path: &Path, source: &mut Source) -> Result<(), SettingsError> {
     Ok(())
 }
 
+/// A 32-byte key in standard or URL-safe base64.
+fn decode_key(raw: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(raw)
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(raw))
+        .ok()
+        .filter(|bytes| bytes.len() == 32)
+}
+
 impl Settings {
     /// Reads the process environment (and the settings file it names or `./roster.toml`).
     ///
@@ -323,6 +337,27 @@ impl Settings {
                     "ROSTER_EMAIL_ENCRYPTION_KEY",
                     "must be 32 bytes encoded in base64",
                 ));
+            }
+        }
+        let mut email_encryption_old_keys = Vec::new();
+        for (i, raw) in s
+            .string("ROSTER_EMAIL_ENCRYPTION_OLD_KEYS", "")
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .enumerate()
+        {
+            match decode_key(raw) {
+                Some(key) => email_encryption_old_keys.push(key),
+                None => {
+                    return Err(invalid(
+                        "ROSTER_EMAIL_ENCRYPTION_OLD_KEYS",
+                        format!(
+                            "key {} must be 32 bytes encoded in base64 (keys are comma separated)",
+                            i + 1
+                        ),
+                    ));
+                }
             }
         }
         let smtp_url = s.optional("ROSTER_SMTP_URL");
@@ -413,6 +448,7 @@ impl Settings {
             cleanup_interval: s.seconds("ROSTER_CLEANUP_INTERVAL", 3600)?,
             bcrypt_cost: s.number("ROSTER_BCRYPT_COST", 12, 4, 31)?,
             email_encryption_key,
+            email_encryption_old_keys,
             smtp_url,
             mail_from,
             bootstrap_admin_email,
@@ -467,6 +503,11 @@ mod tests {
             ("ROSTER_LOG_FORMAT", "xml"),
             ("ROSTER_PUBLIC_URL", "ftp://example.com"),
             ("ROSTER_EMAIL_ENCRYPTION_KEY", "abc"),
+            ("ROSTER_EMAIL_ENCRYPTION_OLD_KEYS", "abc"),
+            (
+                "ROSTER_EMAIL_ENCRYPTION_OLD_KEYS",
+                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,nope",
+            ),
             ("ROSTER_SMTP_URL", "http://mail"),
             ("ROSTER_MAIL_FROM", "not a mailbox"),
             ("ROSTER_RATE_LIMITS", "maybe"),

@@ -17,7 +17,7 @@ use roster_http_actix::{HttpState, Readiness};
 use roster_mailer::{Mailer, MailerConfig, Transport};
 use roster_persistence_diesel::{
     Database, DatabaseConfig, DieselAuditLog, DieselMaintenance, DieselOutbox,
-    DieselSessionRepository, DieselUserRepository,
+    DieselSessionRepository, DieselUserRepository, EmailKeys,
 };
 use tokio::sync::{Notify, watch};
 
@@ -64,14 +64,39 @@ fn chrono_duration(d: std::time::Duration) -> chrono::Duration {
 /// # Errors
 /// When the URL is unusable or migrations fail.
 pub async fn database(settings: &Settings) -> anyhow::Result<Database> {
-    let database = Database::connect(&DatabaseConfig {
-        url: settings.database_url.clone(),
-        pool_size: settings.database_pool_size,
-        timeout: settings.database_timeout,
-    })
+    let database = Database::connect(
+        &DatabaseConfig {
+            url: settings.database_url.clone(),
+            pool_size: settings.database_pool_size,
+            timeout: settings.database_timeout,
+        },
+        email_keys(settings)?,
+    )
     .context("ROSTER_DATABASE_URL")?;
     database.migrate().await.context("running migrations")?;
+    database
+        .verify_email_keys()
+        .await
+        .context("ROSTER_EMAIL_ENCRYPTION_KEY")?;
     Ok(database)
+}
+
+/// The email keys: the configured (or generated) current key and the previous ones that a
+/// rotation still reads.
+///
+/// # Errors
+/// When the secrets file cannot be used or a key is unusable.
+pub fn email_keys(settings: &Settings) -> anyhow::Result<EmailKeys> {
+    let secrets = secrets::resolve(
+        &settings.data_dir,
+        settings.jwt_secret.as_deref(),
+        settings.email_encryption_key.as_deref(),
+    )?;
+    EmailKeys::new(
+        &secrets.email_encryption_key,
+        &settings.email_encryption_old_keys,
+    )
+    .context("ROSTER_EMAIL_ENCRYPTION_KEY / ROSTER_EMAIL_ENCRYPTION_OLD_KEYS")
 }
 
 /// The services of the domain, wired to their adapters.

@@ -16,6 +16,7 @@ use futures_util::FutureExt;
 use roster_domain::InfraError;
 
 use crate::error::DbError;
+use crate::vault::EmailKeys;
 
 pub(crate) type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
 pub(crate) type PgConn = AsyncPgConnection;
@@ -59,6 +60,9 @@ pub enum SetupError {
     /// Migrations failed.
     #[error("migrations failed: {0}")]
     Migration(String),
+    /// Stored emails are encrypted under a key that is not configured.
+    #[error("{0}")]
+    EmailKeys(String),
 }
 
 /// Which way migrations go.
@@ -90,6 +94,8 @@ pub struct Database {
     url: String,
     /// The multi-threaded runtime the database was opened on, where every query runs.
     runtime: Option<tokio::runtime::Handle>,
+    /// Encrypts emails at rest and computes their blind index.
+    pub(crate) keys: EmailKeys,
 }
 
 impl std::fmt::Debug for Database {
@@ -129,12 +135,13 @@ fn sqlite_setup(path: String) -> ManagerConfig<SqliteConn> {
 }
 
 impl Database {
-    /// Builds the pool for `config.url`. Connections are opened lazily; a database that is
-    /// down now is not an error here (see [`Database::ping`]).
+    /// Builds the pool for `config.url`, with the keys that encrypt emails at rest (see
+    /// [`crate::vault`]). Connections are opened lazily; a database that is down now is not
+    /// an error here (see [`Database::ping`]).
     ///
     /// # Errors
     /// [`SetupError`] for an unknown scheme or a pool that cannot be built.
-    pub fn connect(config: &DatabaseConfig) -> Result<Self, SetupError> {
+    pub fn connect(config: &DatabaseConfig, keys: EmailKeys) -> Result<Self, SetupError> {
         let url = config.url.clone();
         let backend = if let Some(path) = sqlite_path(&url) {
             if let Some(parent) = Path::new(path)
@@ -194,7 +201,53 @@ impl Database {
             backend,
             url,
             runtime,
+            keys,
         })
+    }
+
+    /// The blind index of an email identity key ([`roster_domain::user::Email::key`]) under
+    /// the current key: the value every write puts in `users.email_key` and an exact lookup
+    /// compares with. During a key rotation, lookups match [`Database::email_indexes`].
+    pub fn email_index(&self, key: &str) -> String {
+        self.keys.index(key)
+    }
+
+    /// Every value `users.email_key` may hold for this identity key while a rotation is
+    /// under way (current key first, then previous keys): filter with `email_key IN (...)`
+    /// to find an address whatever key wrote it.
+    pub fn email_indexes(&self, key: &str) -> Vec<String> {
+        self.keys.lookup_indexes(key)
+    }
+
+    /// While previous email keys are configured, a PostgreSQL statement that serialises the
+    /// transactions writing an address, so that the check "no row holds it under a previous
+    /// key" cannot race between instances (the unique index sees only the current key's
+    /// index). SQLite transactions are serialised anyway (`BEGIN IMMEDIATE`).
+    pub(crate) fn email_rotation_lock(&self) -> Option<&'static str> {
+        (self.kind() == BackendKind::Postgres && self.keys.rotating())
+            .then_some("SELECT pg_advisory_xact_lock(7365810482391)")
+    }
+
+    /// What `users.email` and `users.email_key` get for `email` on the row of `user`: the
+    /// address encrypted (bound to that row) and its blind index, both under the current key.
+    /// Every write of a user's address goes through here (or [`crate::models`]' row builders,
+    /// which do the same).
+    pub(crate) fn stored_email(
+        &self,
+        user: crate::types::Id,
+        email: &roster_domain::user::Email,
+    ) -> Result<(String, String), DbError> {
+        let value = self.keys.encrypt(
+            crate::vault::Field::UserEmail,
+            user.0.as_bytes(),
+            email.as_str(),
+        )?;
+        Ok((value, self.keys.index(email.key())))
+    }
+
+    /// The email keys in use.
+    pub fn email_keys(&self) -> &EmailKeys {
+        &self.keys
     }
 
     /// Runs `work` to completion as a task of the database's runtime, whatever becomes of
@@ -276,6 +329,59 @@ impl Database {
         .await
         .map_err(|e| SetupError::Migration(e.to_string()))?;
         outcome.map_err(SetupError::Migration)
+    }
+
+    /// Checks that the configured email keys read what is stored: the most recently created
+    /// user's address must be under a configured key. Catches a lost or replaced key (a
+    /// regenerated `secrets.toml`, another data folder) at start, instead of every read
+    /// failing later. One indexed read.
+    ///
+    /// # Errors
+    /// [`SetupError::EmailKeys`] naming the key id the data needs;
+    /// [`SetupError::Migration`] when the database cannot be read.
+    pub async fn verify_email_keys(&self) -> Result<(), SetupError> {
+        let newest = self
+            .newest_email()
+            .await
+            .map_err(|e| SetupError::Migration(e.to_string()))?;
+        let Some((id, stored)) = newest else {
+            return Ok(());
+        };
+        match self
+            .keys
+            .decrypt(crate::vault::Field::UserEmail, id.0.as_bytes(), &stored)
+        {
+            Err(crate::vault::VaultError::UnknownKey(key_id)) => {
+                Err(SetupError::EmailKeys(format!(
+                    "stored emails are encrypted under key {key_id}, which is neither the current \
+                 email key ({}) nor one of the old keys: was the key changed, data/secrets.toml \
+                 lost, or ROSTER_DATA_DIR moved? Configure that key as \
+                 ROSTER_EMAIL_ENCRYPTION_KEY (or in ROSTER_EMAIL_ENCRYPTION_OLD_KEYS)",
+                    self.keys.current_id()
+                )))
+            }
+            Err(error) => {
+                tracing::warn!(user_id = %id.0, %error, "the newest stored email does not decrypt");
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+        }
+    }
+
+    async fn newest_email(&self) -> Result<Option<(crate::types::Id, String)>, DbError> {
+        use crate::schema::users;
+        use diesel::{ExpressionMethods as _, OptionalExtension as _, QueryDsl as _};
+        use diesel_async::RunQueryDsl;
+        crate::with_conn!(self, conn => {
+            let row: Option<(crate::types::Id, Option<String>)> = users::table
+                .filter(users::email.is_not_null())
+                .order(users::id.desc())
+                .select((users::id, users::email))
+                .first(conn)
+                .await
+                .optional()?;
+            Ok(row.and_then(|(id, email)| email.map(|e| (id, e))))
+        })
     }
 
     /// Whether the database answers a trivial query now.

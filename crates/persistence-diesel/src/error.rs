@@ -13,6 +13,16 @@ pub(crate) enum DbError {
     Query(#[from] DieselError),
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// The address is held by a row still indexed under a previous key (during a rotation).
+    #[error("email taken (under a previous key)")]
+    EmailTakenUnderOtherKey,
+}
+
+impl From<crate::vault::VaultError> for DbError {
+    fn from(error: crate::vault::VaultError) -> Self {
+        // The message names what failed, never the value.
+        DbError::Corrupt(format!("encrypted email field: {error}"))
+    }
 }
 
 /// Which unique constraint a violation broke, when it is one of the users table's.
@@ -28,6 +38,9 @@ impl DbError {
     /// The clash a unique violation reports. PostgreSQL names the index; SQLite names the
     /// column in its message. Both name columns that end with the keys below.
     pub(crate) fn unique_clash(&self) -> Option<UniqueClash> {
+        if matches!(self, DbError::EmailTakenUnderOtherKey) {
+            return Some(UniqueClash::Email);
+        }
         let DbError::Query(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)) =
             self
         else {

@@ -14,6 +14,9 @@
 //!   run detached from the caller's future, so a dropped request cannot cut it short.
 //! * Infrastructure errors become [`roster_domain::InfraError`] here: an exhausted pool or an
 //!   unreachable database is `Unavailable` (HTTP 503), never a hang.
+//! * Email addresses are stored encrypted (AEAD) and found through a keyed blind index
+//!   ([`vault`]): no column holds a readable address, and every email lookup and uniqueness
+//!   check goes through [`Database::email_index`] / [`Database::email_indexes`].
 //! * Migrations are embedded (`migrations/sqlite`, `migrations/postgres`, same versions).
 
 pub mod db;
@@ -21,15 +24,19 @@ mod error;
 mod maintenance;
 mod models;
 mod outbox;
+mod rekey;
 pub mod schema;
 mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod types;
 mod users;
+pub mod vault;
 
 pub use db::{BackendKind, Database, DatabaseConfig, SetupError, redact_url};
 pub use maintenance::DieselMaintenance;
 pub use outbox::DieselOutbox;
+pub use rekey::RekeyReport;
 pub use sessions::{DieselAuditLog, DieselSessionRepository};
 pub use users::DieselUserRepository;
+pub use vault::{EmailKeys, KeyError};

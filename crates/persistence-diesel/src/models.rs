@@ -15,6 +15,7 @@ use crate::schema::{
     audit_events, mail_outbox, one_time_tokens, tenant_memberships, user_roles, users,
 };
 use crate::types::Id;
+use crate::vault::{EmailKeys, Field};
 
 pub(crate) fn naive(at: DateTime<Utc>) -> NaiveDateTime {
     at.naive_utc()
@@ -71,7 +72,12 @@ impl UserRow {
         self,
         roles: Vec<String>,
         tenants: Vec<TenantRow>,
+        keys: &EmailKeys,
     ) -> Result<User, DbError> {
+        let email = self
+            .email
+            .map(|stored| keys.decrypt(Field::UserEmail, self.id.0.as_bytes(), &stored))
+            .transpose()?;
         let roles = roles
             .iter()
             .map(|r| RoleName::parse(r).map_err(|e| corrupt(format!("stored role: {e}"))))
@@ -95,7 +101,7 @@ impl UserRow {
         Ok(User {
             id: UserId::from_uuid(self.id.0),
             external_id: self.external_id,
-            email: optional(self.email, Email::parse, "email")?,
+            email: optional(email, Email::parse, "email")?,
             email_verified: self.email_verified,
             username: Username::parse(&self.username)
                 .map_err(|e| corrupt(format!("stored username: {e}")))?,
@@ -144,13 +150,19 @@ pub(crate) struct NewUserRow {
     pub updated_at: NaiveDateTime,
 }
 
-impl From<&NewUser> for NewUserRow {
-    fn from(user: &NewUser) -> Self {
-        Self {
-            id: Id(user.id.as_uuid()),
+impl NewUserRow {
+    /// The row of a new user, its email encrypted and indexed under the current key.
+    pub(crate) fn new(user: &NewUser, keys: &EmailKeys) -> Result<Self, DbError> {
+        let id = user.id.as_uuid();
+        Ok(Self {
+            id: Id(id),
             external_id: user.external_id.clone(),
-            email: user.email.as_ref().map(|e| e.as_str().to_owned()),
-            email_key: user.email.as_ref().map(|e| e.key().to_owned()),
+            email: user
+                .email
+                .as_ref()
+                .map(|e| keys.encrypt(Field::UserEmail, id.as_bytes(), e.as_str()))
+                .transpose()?,
+            email_key: user.email.as_ref().map(|e| keys.index(e.key())),
             email_verified: user.email_verified,
             username: user.username.as_str().to_owned(),
             username_key: user.username.key().to_owned(),
@@ -166,7 +178,7 @@ impl From<&NewUser> for NewUserRow {
             login_count: 0,
             created_at: naive(user.created_at),
             updated_at: naive(user.created_at),
-        }
+        })
     }
 }
 
@@ -189,6 +201,40 @@ pub(crate) struct TokenRow {
     pub expires_at: NaiveDateTime,
 }
 
+impl TokenRow {
+    /// The row of a new one-time token; its pending address is encrypted, bound to the
+    /// token's hash.
+    pub(crate) fn new(
+        token: &roster_domain::token::NewOneTimeToken,
+        keys: &EmailKeys,
+    ) -> Result<Self, DbError> {
+        let token_hash = token.hash.as_str().to_owned();
+        Ok(Self {
+            email: token
+                .email
+                .as_ref()
+                .map(|e| keys.encrypt(Field::TokenEmail, token_hash.as_bytes(), e.as_str()))
+                .transpose()?,
+            token_hash,
+            purpose: token.purpose.as_str().to_owned(),
+            user_id: Id(token.user_id.as_uuid()),
+            created_at: naive(token.created_at),
+            expires_at: naive(token.expires_at),
+        })
+    }
+
+    /// The pending address this token confirms, decrypted.
+    pub(crate) fn pending_email(&self, keys: &EmailKeys) -> Result<Option<Email>, DbError> {
+        let Some(stored) = &self.email else {
+            return Ok(None);
+        };
+        let raw = keys.decrypt(Field::TokenEmail, self.token_hash.as_bytes(), stored)?;
+        Email::parse(&raw)
+            .map(Some)
+            .map_err(|e| corrupt(format!("token email: {e}")))
+    }
+}
+
 /// The columns a change of an account sets; `None` leaves a column alone.
 #[derive(Debug, AsChangeset)]
 #[diesel(table_name = users)]
@@ -209,10 +255,20 @@ pub(crate) struct UserChangeRow {
     pub updated_at: NaiveDateTime,
 }
 
-impl From<&roster_domain::ports::AccountUpdate> for UserChangeRow {
-    fn from(u: &roster_domain::ports::AccountUpdate) -> Self {
+impl UserChangeRow {
+    /// The changes of an account update; a new email is encrypted and indexed under the
+    /// current key.
+    pub(crate) fn new(
+        u: &roster_domain::ports::AccountUpdate,
+        keys: &EmailKeys,
+    ) -> Result<Self, DbError> {
         let owned = |v: Option<&str>| v.map(str::to_owned);
-        Self {
+        let email = u
+            .email
+            .as_ref()
+            .map(|e| keys.encrypt(Field::UserEmail, u.user.as_uuid().as_bytes(), e.as_str()))
+            .transpose()?;
+        Ok(Self {
             username: u.username.as_ref().map(|n| n.as_str().to_owned()),
             username_key: u.username.as_ref().map(|n| n.key().to_owned()),
             name: u
@@ -234,15 +290,15 @@ impl From<&roster_domain::ports::AccountUpdate> for UserChangeRow {
                 .as_ref()
                 .map(roster_domain::user::Profile::birth_date),
             gender: u.profile.as_ref().map(|p| owned(p.gender())),
-            email: u.email.as_ref().map(|e| Some(e.as_str().to_owned())),
-            email_key: u.email.as_ref().map(|e| Some(e.key().to_owned())),
+            email: email.map(Some),
+            email_key: u.email.as_ref().map(|e| Some(keys.index(e.key()))),
             email_verified: u.email.as_ref().map(|_| false),
             password_hash: u
                 .password_hash
                 .as_ref()
                 .map(|h| Some(h.as_str().to_owned())),
             updated_at: naive(u.now),
-        }
+        })
     }
 }
 
@@ -267,7 +323,15 @@ impl From<&AuditEvent> for AuditRow {
             action: event.action.as_str().to_owned(),
             user_id: event.user_id.map(|u| Id(u.as_uuid())),
             ip: event.ip.clone(),
-            details: serde_json::to_string(&event.details).unwrap_or_else(|_| "{}".to_owned()),
+            // Details never hold an address; should a caller put one there, it is not stored.
+            details: serde_json::to_string(
+                &event
+                    .details
+                    .iter()
+                    .map(|(k, v)| (k, crate::vault::without_addresses(v)))
+                    .collect::<std::collections::BTreeMap<_, _>>(),
+            )
+            .unwrap_or_else(|_| "{}".to_owned()),
         }
     }
 }
@@ -309,7 +373,13 @@ enum Payload {
 }
 
 impl NewOutboxRow {
-    pub(crate) fn new(mail: &OutgoingMail, now: DateTime<Utc>) -> Self {
+    /// The outbox row of a message: recipient and payload (which holds a live token) are
+    /// encrypted, bound to the message's id.
+    pub(crate) fn new(
+        mail: &OutgoingMail,
+        now: DateTime<Utc>,
+        keys: &EmailKeys,
+    ) -> Result<Self, DbError> {
         let payload = match &mail.kind {
             MailKind::Confirmation { token, expires_at } => Payload::Confirmation {
                 to_name: mail.to_name.clone(),
@@ -322,22 +392,31 @@ impl NewOutboxRow {
                 expires_at: *expires_at,
             },
         };
-        Self {
-            id: Id(uuid::Uuid::now_v7()),
+        let id = uuid::Uuid::now_v7();
+        let payload =
+            serde_json::to_string(&payload).map_err(|e| corrupt(format!("outbox payload: {e}")))?;
+        Ok(Self {
+            id: Id(id),
             template: mail.kind.template().to_owned(),
-            recipient: mail.to.clone(),
-            payload: serde_json::to_string(&payload).unwrap_or_default(),
+            recipient: keys.encrypt(Field::OutboxRecipient, id.as_bytes(), &mail.to)?,
+            payload: keys.encrypt(Field::OutboxPayload, id.as_bytes(), &payload)?,
             created_at: naive(now),
             next_attempt_at: naive(now),
             attempts: 0,
-        }
+        })
     }
 }
 
 impl OutboxRow {
-    pub(crate) fn into_mail(self) -> Result<roster_domain::mail::QueuedMail, DbError> {
-        let payload: Payload = serde_json::from_str(&self.payload)
-            .map_err(|e| corrupt(format!("outbox payload: {e}")))?;
+    pub(crate) fn into_mail(
+        self,
+        keys: &EmailKeys,
+    ) -> Result<roster_domain::mail::QueuedMail, DbError> {
+        let id = self.id.0;
+        let recipient = keys.decrypt(Field::OutboxRecipient, id.as_bytes(), &self.recipient)?;
+        let payload = keys.decrypt(Field::OutboxPayload, id.as_bytes(), &self.payload)?;
+        let payload: Payload =
+            serde_json::from_str(&payload).map_err(|e| corrupt(format!("outbox payload: {e}")))?;
         let (to_name, kind) = match payload {
             Payload::Confirmation {
                 to_name,
@@ -353,7 +432,7 @@ impl OutboxRow {
         Ok(roster_domain::mail::QueuedMail {
             id: self.id.0,
             mail: OutgoingMail {
-                to: self.recipient,
+                to: recipient,
                 to_name,
                 kind,
             },

@@ -77,7 +77,7 @@ impl DieselOutbox {
                     mail_outbox::sent_at.eq(naive(now)),
                     mail_outbox::locked_until.eq(None::<chrono::NaiveDateTime>),
                     // The payload holds a live token; once delivered it has no business here.
-                    mail_outbox::payload.eq("{}"),
+                    mail_outbox::payload.eq(crate::rekey::SENT_PAYLOAD),
                 ))
                 .execute(conn)
                 .await?;
@@ -91,7 +91,12 @@ impl DieselOutbox {
         error: &str,
         retry_at: Option<DateTime<Utc>>,
     ) -> Result<(), DbError> {
-        let error: String = error.chars().take(MAX_ERROR_LEN).collect();
+        // A mail server's answer often quotes the recipient (`550 <ada@example.com>: unknown
+        // user`): no address is stored in clear.
+        let error: String = crate::vault::without_addresses(error)
+            .chars()
+            .take(MAX_ERROR_LEN)
+            .collect();
         crate::with_conn!(self.db, conn => {
             let target = mail_outbox::table.filter(mail_outbox::id.eq(Id(id)));
             match retry_at {
@@ -161,7 +166,7 @@ impl Outbox for DieselOutbox {
         let mut mails = Vec::with_capacity(rows.len());
         for row in rows {
             let id = row.id.0;
-            match row.into_mail() {
+            match row.into_mail(&self.db.keys) {
                 Ok(mail) => mails.push(mail),
                 Err(error) => {
                     // An unreadable message can never be sent: abandon it rather than retry forever.

@@ -143,7 +143,7 @@ impl DieselSessionRepository {
                 .execute(conn)
                 .await?;
             diesel::insert_into(audit_events::table).values(&audit_row).execute(conn).await?;
-            let user = fetch_user!(conn, users::id.eq(user_id));
+            let user = fetch_user!(conn, &self.db.keys, users::id.eq(user_id));
             user.ok_or_else(|| corrupt("logged-in user not found"))
         })
     }
@@ -168,7 +168,7 @@ impl DieselSessionRepository {
                 .await
                 .optional()?;
             match row {
-                Some(row) => Ok(Some(complete_user!(conn, row)?)),
+                Some(row) => Ok(Some(complete_user!(conn, &self.db.keys, row)?)),
                 None => Ok(None),
             }
         })
@@ -229,7 +229,7 @@ impl DieselSessionRepository {
                             .set(sessions::last_used_at.eq(at))
                             .execute(conn)
                             .await?;
-                        let user = fetch_user!(conn, users::id.eq(Id(found.user_id.as_uuid())));
+                        let user = fetch_user!(conn, &self.db.keys, users::id.eq(Id(found.user_id.as_uuid())));
                         let user = user.ok_or_else(|| corrupt("refreshing user not found"))?;
                         return Ok(RefreshOutcome::Rotated { session_id: found.session_id, user: Box::new(user) });
                     }

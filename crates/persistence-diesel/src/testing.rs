@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use crate::{BackendKind, Database, DatabaseConfig};
+use crate::{BackendKind, Database, DatabaseConfig, EmailKeys};
 
 /// The PostgreSQL server tests use.
 pub fn postgres_admin_url() -> String {
@@ -36,6 +36,8 @@ pub struct TestDatabase {
     pub kind: BackendKind,
     name: String,
     dir: Option<PathBuf>,
+    keys: EmailKeys,
+    master_key: Vec<u8>,
 }
 
 impl TestDatabase {
@@ -49,6 +51,9 @@ impl TestDatabase {
     )]
     pub async fn create(kind: BackendKind) -> Self {
         let name = format!("roster_test_{}", uuid::Uuid::now_v7().simple());
+        let master_key = EmailKeys::random_master_key();
+        let keys =
+            EmailKeys::new(&master_key, &[]).unwrap_or_else(|e| panic!("test email key: {e}"));
         let db = match kind {
             BackendKind::Sqlite => {
                 let dir = std::env::temp_dir().join(&name);
@@ -58,6 +63,8 @@ impl TestDatabase {
                     kind,
                     name,
                     dir: Some(dir),
+                    keys,
+                    master_key: master_key.clone(),
                 }
             }
             BackendKind::Postgres => {
@@ -79,6 +86,8 @@ impl TestDatabase {
                     kind,
                     name,
                     dir: None,
+                    keys,
+                    master_key: master_key.clone(),
                 }
             }
         };
@@ -89,18 +98,39 @@ impl TestDatabase {
         db
     }
 
-    /// A pool over this database.
+    /// A pool over this database, with this test database's email key (random, made once
+    /// per test database).
+    pub async fn connect(&self, pool_size: usize) -> Database {
+        self.connect_with(pool_size, self.keys.clone()).await
+    }
+
+    /// A pool over this database with the given email keys (rotation tests).
     ///
     /// # Panics
     /// When the pool cannot be built.
     #[expect(clippy::panic, reason = "test helper")]
-    pub async fn connect(&self, pool_size: usize) -> Database {
-        Database::connect(&DatabaseConfig {
-            url: self.url.clone(),
-            pool_size,
-            timeout: Duration::from_secs(5),
-        })
+    pub async fn connect_with(&self, pool_size: usize, keys: EmailKeys) -> Database {
+        Database::connect(
+            &DatabaseConfig {
+                url: self.url.clone(),
+                pool_size,
+                timeout: Duration::from_secs(5),
+            },
+            keys,
+        )
         .unwrap_or_else(|e| panic!("connecting to {}: {e}", self.name))
+    }
+
+    /// The email keys [`TestDatabase::connect`] uses.
+    pub fn email_keys(&self) -> &EmailKeys {
+        &self.keys
+    }
+
+    /// The master email key of this database in base64, as `ROSTER_EMAIL_ENCRYPTION_KEY`
+    /// takes it: every app started over this database reads what the others wrote.
+    pub fn email_key_base64(&self) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(&self.master_key)
     }
 }
 

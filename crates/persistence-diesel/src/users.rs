@@ -14,7 +14,7 @@ use roster_domain::role::RoleName;
 use roster_domain::token::{
     ConfirmationDecision, ResetDecision, TokenHash, TokenPurpose, decide_confirmation, decide_reset,
 };
-use roster_domain::user::{Email, NewUser, PasswordHash, User, UserId, UserStatus, Username};
+use roster_domain::user::{NewUser, PasswordHash, User, UserId, UserStatus, Username};
 use tracing::instrument;
 
 use crate::db::Database;
@@ -28,9 +28,36 @@ use crate::schema::{
 };
 use crate::types::Id;
 
+/// During a key rotation an address may be held by a row indexed under a previous key,
+/// which the unique index on `email_key` cannot see: inside the writing transaction, refuse
+/// the write when such a row (other than `$except`) exists. `$lock` (PostgreSQL, only while
+/// rotating) serialises these checks between instances.
+macro_rules! email_free_under_other_keys {
+    ($conn:ident, $lock:expr, $others:expr, $except:expr) => {{
+        let others: &Vec<String> = $others;
+        let except: Option<Id> = $except;
+        if !others.is_empty() {
+            if let Some(sql) = $lock {
+                diesel::sql_query(sql).execute($conn).await?;
+            }
+            let mut query = users::table
+                .filter(users::email_key.eq_any(others))
+                .select(users::id)
+                .into_boxed();
+            if let Some(except) = except {
+                query = query.filter(users::id.ne(except));
+            }
+            let holder: Option<Id> = query.first($conn).await.optional()?;
+            if holder.is_some() {
+                return Err(DbError::EmailTakenUnderOtherKey);
+            }
+        }
+    }};
+}
+
 /// Loads the roles and memberships of a user row and builds the domain user.
 macro_rules! complete_user {
-    ($conn:ident, $row:expr) => {{
+    ($conn:ident, $keys:expr, $row:expr) => {{
         let row: UserRow = $row;
         let roles: Vec<String> = user_roles::table
             .filter(user_roles::user_id.eq(row.id))
@@ -47,14 +74,15 @@ macro_rules! complete_user {
             ))
             .load($conn)
             .await?;
-        row.into_user(roles, tenants)
+        row.into_user(roles, tenants, $keys)
     }};
 }
 pub(crate) use complete_user;
 
-/// The user matching a filter on the users table, complete, or `None`.
+/// The user matching a filter on the users table, complete (its email decrypted with
+/// `$keys`), or `None`.
 macro_rules! fetch_user {
-    ($conn:ident, $filter:expr) => {{
+    ($conn:ident, $keys:expr, $filter:expr) => {{
         let row: Option<UserRow> = users::table
             .filter($filter)
             .select(UserRow::as_select())
@@ -62,7 +90,7 @@ macro_rules! fetch_user {
             .await
             .optional()?;
         match row {
-            Some(row) => Some($crate::users::complete_user!($conn, row)?),
+            Some(row) => Some($crate::users::complete_user!($conn, $keys, row)?),
             None => None,
         }
     }};
@@ -83,17 +111,21 @@ impl DieselUserRepository {
 
     async fn find_by_id_inner(&self, id: UserId) -> Result<Option<User>, DbError> {
         let id = Id(id.as_uuid());
-        crate::with_conn!(self.db, conn => Ok(fetch_user!(conn, users::id.eq(id))))
+        crate::with_conn!(self.db, conn => Ok(fetch_user!(conn, &self.db.keys, users::id.eq(id))))
     }
 
     async fn find_for_login_inner(
         &self,
         key: &LoginKey,
     ) -> Result<Option<StoredCredentials>, DbError> {
+        let email_indexes = match key {
+            LoginKey::Email(key) => self.db.email_indexes(key),
+            LoginKey::Username(_) => Vec::new(),
+        };
         crate::with_conn!(self.db, conn => {
             let found: Option<(UserRow, Option<String>)> = match key {
-                LoginKey::Email(key) => users::table
-                    .filter(users::email_key.eq(key))
+                LoginKey::Email(_) => users::table
+                    .filter(users::email_key.eq_any(&email_indexes))
                     .select((UserRow::as_select(), users::password_hash))
                     .first(conn)
                     .await
@@ -107,7 +139,7 @@ impl DieselUserRepository {
             };
             match found {
                 Some((row, hash)) => Ok(Some(StoredCredentials {
-                    user: complete_user!(conn, row)?,
+                    user: complete_user!(conn, &self.db.keys, row)?,
                     password_hash: hash.map(PasswordHash::new),
                 })),
                 None => Ok(None),
@@ -146,7 +178,8 @@ impl DieselUserRepository {
         user: &NewUser,
         effects: &CreationEffects,
     ) -> Result<User, DbError> {
-        let row = NewUserRow::from(user);
+        let keys = &self.db.keys;
+        let row = NewUserRow::new(user, keys)?;
         let id = row.id;
         let role_rows: Vec<UserRoleRow> = user
             .roles
@@ -157,20 +190,25 @@ impl DieselUserRepository {
                 created_at: naive(user.created_at),
             })
             .collect();
-        let token_row = effects.token.as_ref().map(|t| TokenRow {
-            token_hash: t.hash.as_str().to_owned(),
-            purpose: t.purpose.as_str().to_owned(),
-            user_id: Id(t.user_id.as_uuid()),
-            email: t.email.as_ref().map(|e| e.as_str().to_owned()),
-            created_at: naive(t.created_at),
-            expires_at: naive(t.expires_at),
-        });
+        let token_row = effects
+            .token
+            .as_ref()
+            .map(|t| TokenRow::new(t, keys))
+            .transpose()?;
         let outbox_row = effects
             .mail
             .as_ref()
-            .map(|m| NewOutboxRow::new(m, user.created_at));
+            .map(|m| NewOutboxRow::new(m, user.created_at, keys))
+            .transpose()?;
         let audit_row = AuditRow::from(&effects.audit);
+        let others = user
+            .email
+            .as_ref()
+            .map(|e| keys.other_indexes(e.key()))
+            .unwrap_or_default();
+        let lock = self.db.email_rotation_lock();
         crate::in_transaction!(self.db, conn => {
+            email_free_under_other_keys!(conn, lock, &others, None);
             diesel::insert_into(users::table).values(&row).execute(conn).await?;
             for role in &role_rows {
                 diesel::insert_into(user_roles::table).values(role).execute(conn).await?;
@@ -182,7 +220,7 @@ impl DieselUserRepository {
                 diesel::insert_into(mail_outbox::table).values(mail).execute(conn).await?;
             }
             diesel::insert_into(audit_events::table).values(&audit_row).execute(conn).await?;
-            let created = fetch_user!(conn, users::id.eq(id));
+            let created = fetch_user!(conn, &self.db.keys, users::id.eq(id));
             created.ok_or_else(|| corrupt("created user not found"))
         })
     }
@@ -194,6 +232,7 @@ impl DieselUserRepository {
         ctx: &RequestContext,
     ) -> Result<ConfirmOutcome, DbError> {
         let hash = hash.as_str();
+        let lock = self.db.email_rotation_lock();
         crate::in_transaction!(self.db, conn => {
             let token: Option<TokenRow> = one_time_tokens::table
                 .filter(one_time_tokens::token_hash.eq(hash))
@@ -222,16 +261,16 @@ impl DieselUserRepository {
             match decide_confirmation(utc(token.expires_at), status, now) {
                 ConfirmationDecision::Confirm => {
                     let new_status = if status == UserStatus::Pending { UserStatus::Active } else { status };
-                    let email = match &token.email {
-                        Some(raw) => Some(Email::parse(raw).map_err(|e| corrupt(format!("token email: {e}")))?),
-                        None => None,
-                    };
+                    let email = token.pending_email(&self.db.keys)?;
                     match &email {
                         Some(email) => {
+                            let others = self.db.keys.other_indexes(email.key());
+                            email_free_under_other_keys!(conn, lock, &others, Some(token.user_id));
+                            let (stored, index) = self.db.stored_email(token.user_id, email)?;
                             diesel::update(users::table.filter(users::id.eq(token.user_id)))
                                 .set((
-                                    users::email.eq(email.as_str()),
-                                    users::email_key.eq(email.key()),
+                                    users::email.eq(stored),
+                                    users::email_key.eq(index),
                                     users::email_verified.eq(true),
                                     users::status.eq(new_status.as_str()),
                                     users::updated_at.eq(naive(now)),
@@ -252,7 +291,7 @@ impl DieselUserRepository {
                     };
                     let event = AuditEvent::new(now, Actor::User(user_id), AuditAction::EmailConfirmed, Some(user_id), ctx);
                     diesel::insert_into(audit_events::table).values(&AuditRow::from(&event)).execute(conn).await?;
-                    let user = fetch_user!(conn, users::id.eq(token.user_id));
+                    let user = fetch_user!(conn, &self.db.keys, users::id.eq(token.user_id));
                     Ok(ConfirmOutcome::Confirmed(Box::new(user.ok_or_else(|| corrupt("confirmed user not found"))?)))
                 }
                 ConfirmationDecision::ExpireAndDeletePendingAccount => {
@@ -273,15 +312,8 @@ impl DieselUserRepository {
         let token = &issue.token;
         let user_id = Id(token.user_id.as_uuid());
         let purpose = token.purpose.as_str();
-        let token_row = TokenRow {
-            token_hash: token.hash.as_str().to_owned(),
-            purpose: purpose.to_owned(),
-            user_id,
-            email: token.email.as_ref().map(|e| e.as_str().to_owned()),
-            created_at: naive(token.created_at),
-            expires_at: naive(token.expires_at),
-        };
-        let outbox_row = NewOutboxRow::new(&issue.mail, token.created_at);
+        let token_row = TokenRow::new(token, &self.db.keys)?;
+        let outbox_row = NewOutboxRow::new(&issue.mail, token.created_at, &self.db.keys)?;
         let audit_row = AuditRow::from(&issue.audit);
         crate::in_transaction!(self.db, conn => {
             // The new token replaces every earlier one of its kind: old links stop working.
@@ -315,7 +347,7 @@ impl DieselUserRepository {
                 .optional()?;
             match token {
                 Some(token) if decide_reset(utc(token.expires_at), now) == ResetDecision::Reset => {
-                    Ok(fetch_user!(conn, users::id.eq(token.user_id)))
+                    Ok(fetch_user!(conn, &self.db.keys, users::id.eq(token.user_id)))
                 }
                 _ => Ok(None),
             }
@@ -387,23 +419,29 @@ impl DieselUserRepository {
 impl DieselUserRepository {
     async fn update_account_inner(&self, update: &AccountUpdate) -> Result<Option<User>, DbError> {
         let id = Id(update.user.as_uuid());
-        let changes = UserChangeRow::from(update);
-        let token_row = update.token.as_ref().map(|t| TokenRow {
-            token_hash: t.hash.as_str().to_owned(),
-            purpose: t.purpose.as_str().to_owned(),
-            user_id: id,
-            email: t.email.as_ref().map(|e| e.as_str().to_owned()),
-            created_at: naive(t.created_at),
-            expires_at: naive(t.expires_at),
-        });
+        let keys = &self.db.keys;
+        let changes = UserChangeRow::new(update, keys)?;
+        let token_row = update
+            .token
+            .as_ref()
+            .map(|t| TokenRow::new(t, keys))
+            .transpose()?;
         let outbox_row = update
             .mail
             .as_ref()
-            .map(|m| NewOutboxRow::new(m, update.now));
+            .map(|m| NewOutboxRow::new(m, update.now, keys))
+            .transpose()?;
+        let others = update
+            .email
+            .as_ref()
+            .map(|e| keys.other_indexes(e.key()))
+            .unwrap_or_default();
+        let lock = self.db.email_rotation_lock();
         let audit_row = AuditRow::from(&update.audit);
         let keep = update.revoke_other_sessions.map(|s| Id(s.as_uuid()));
         let now = naive(update.now);
         crate::in_transaction!(self.db, conn => {
+            email_free_under_other_keys!(conn, lock, &others, Some(id));
             let updated = diesel::update(users::table.filter(users::id.eq(id)))
                 .set(&changes)
                 .execute(conn)
@@ -439,7 +477,7 @@ impl DieselUserRepository {
                 diesel::insert_into(mail_outbox::table).values(mail).execute(conn).await?;
             }
             diesel::insert_into(audit_events::table).values(&audit_row).execute(conn).await?;
-            Ok(fetch_user!(conn, users::id.eq(id)))
+            Ok(fetch_user!(conn, &self.db.keys, users::id.eq(id)))
         })
     }
 

@@ -20,11 +20,14 @@ fn dropped_callers_leave_the_pool_usable(kind: BackendKind) {
         .unwrap();
     let (guard, users) = main.block_on(async {
         let db = TestDatabase::create(kind).await;
-        let database = Database::connect(&DatabaseConfig {
-            url: db.url.clone(),
-            pool_size: 1,
-            timeout: Duration::from_secs(5),
-        })
+        let database = Database::connect(
+            &DatabaseConfig {
+                url: db.url.clone(),
+                pool_size: 1,
+                timeout: Duration::from_secs(5),
+            },
+            db.email_keys().clone(),
+        )
         .unwrap();
         (db, DieselUserRepository::new(database))
     });

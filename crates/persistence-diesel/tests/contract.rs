@@ -101,11 +101,14 @@ async fn migrations_revert_and_reapply(kind: BackendKind) {
 
 async fn an_exhausted_pool_is_unavailable_after_the_timeout_not_a_hang(kind: BackendKind) {
     let db = TestDatabase::create(kind).await;
-    let database = Database::connect(&DatabaseConfig {
-        url: db.url.clone(),
-        pool_size: 1,
-        timeout: std::time::Duration::from_millis(300),
-    })
+    let database = Database::connect(
+        &DatabaseConfig {
+            url: db.url.clone(),
+            pool_size: 1,
+            timeout: std::time::Duration::from_millis(300),
+        },
+        db.email_keys().clone(),
+    )
     .unwrap();
     let users = DieselUserRepository::new(database.clone());
     users.find_by_id(UserId::generate()).await.unwrap();
@@ -127,11 +130,14 @@ async fn an_exhausted_pool_is_unavailable_after_the_timeout_not_a_hang(kind: Bac
 
 #[test]
 fn an_unknown_url_scheme_is_an_error_not_a_sqlite_file() {
-    let err = Database::connect(&DatabaseConfig {
-        url: "mysql://root:secret@localhost/db".into(),
-        pool_size: 1,
-        timeout: std::time::Duration::from_secs(1),
-    })
+    let err = Database::connect(
+        &DatabaseConfig {
+            url: "mysql://root:secret@localhost/db".into(),
+            pool_size: 1,
+            timeout: std::time::Duration::from_secs(1),
+        },
+        roster_persistence_diesel::EmailKeys::random().unwrap(),
+    )
     .unwrap_err();
     let message = err.to_string();
     assert!(
@@ -146,11 +152,14 @@ fn an_unknown_url_scheme_is_an_error_not_a_sqlite_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_database_is_unavailable_quickly_not_a_hang() {
-    let db = Database::connect(&DatabaseConfig {
-        url: "postgres://postgres@127.0.0.1:1/nowhere".into(),
-        pool_size: 1,
-        timeout: std::time::Duration::from_millis(500),
-    })
+    let db = Database::connect(
+        &DatabaseConfig {
+            url: "postgres://postgres@127.0.0.1:1/nowhere".into(),
+            pool_size: 1,
+            timeout: std::time::Duration::from_millis(500),
+        },
+        roster_persistence_diesel::EmailKeys::random().unwrap(),
+    )
     .unwrap();
     let started = std::time::Instant::now();
     let users = DieselUserRepository::new(db.clone());

@@ -80,6 +80,8 @@ pub async fn spawn_with(kind: BackendKind, options: Options) -> TestApp {
         // Tests log in and register many times from one address; the rate-limit tests turn
         // the limits back on.
         ("ROSTER_RATE_LIMITS".into(), "off".into()),
+        // The database's own email key: apps sharing a database read each other's rows.
+        ("ROSTER_EMAIL_ENCRYPTION_KEY".into(), db.email_key_base64()),
     ];
     vars.extend(options.vars.into_iter().map(|(k, v)| (k.to_owned(), v)));
     let settings = Settings::from_vars(vars).expect("test settings");

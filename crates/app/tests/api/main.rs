@@ -12,6 +12,7 @@ mod bench;
 mod browser;
 mod cleanup;
 mod cli;
+mod encryption;
 mod helpers;
 mod journey;
 mod lifecycle;
