@@ -21,7 +21,7 @@ use crate::schema::{
     audit_events, refresh_tokens, sessions, tenant_memberships, user_roles, users,
 };
 use crate::types::Id;
-use crate::users::{complete_user, fetch_user};
+use crate::users::fetch_user;
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = sessions)]
@@ -155,24 +155,81 @@ impl DieselSessionRepository {
         now: DateTime<Utc>,
     ) -> Result<Option<User>, DbError> {
         let (session, user, now) = (Id(session.as_uuid()), Id(user.as_uuid()), naive(now));
+        // One statement, run on every authenticated request: the live session's user with its
+        // roles and memberships (one row per role × membership; a user has few of each).
+        type Membership = (String, String, bool, chrono::NaiveDateTime);
+        let keys = &self.db.keys;
         crate::with_conn!(self.db, conn => {
-            let row: Option<UserRow> = sessions::table
-                .inner_join(users::table)
+            let rows: Vec<(UserRow, Option<String>, Option<Membership>)> = sessions::table
+                .inner_join(
+                    users::table
+                        .left_join(user_roles::table)
+                        .left_join(tenant_memberships::table),
+                )
                 .filter(sessions::id.eq(session))
                 .filter(sessions::user_id.eq(user))
                 .filter(sessions::revoked_at.is_null())
                 .filter(sessions::expires_at.gt(now))
                 .filter(users::status.eq(UserStatus::Active.as_str()))
-                .select(UserRow::as_select())
-                .first(conn)
-                .await
-                .optional()?;
-            match row {
-                Some(row) => Ok(Some(complete_user!(conn, &self.db.keys, row)?)),
-                None => Ok(None),
-            }
+                .select((
+                    UserRow::as_select(),
+                    user_roles::role.nullable(),
+                    (
+                        tenant_memberships::tenant_id,
+                        tenant_memberships::role,
+                        tenant_memberships::is_main,
+                        tenant_memberships::created_at,
+                    )
+                        .nullable(),
+                ))
+                .load(conn)
+                .await?;
+            Ok(assemble_user(rows, keys)?)
         })
     }
+}
+
+/// The user of a join of users with their roles and memberships: the first row's user, the
+/// distinct roles in name order and the distinct memberships in the order that
+/// `complete_user!` gives them (creation, then tenant id).
+fn assemble_user(
+    rows: Vec<(
+        UserRow,
+        Option<String>,
+        Option<(String, String, bool, chrono::NaiveDateTime)>,
+    )>,
+    keys: &crate::EmailKeys,
+) -> Result<Option<User>, DbError> {
+    let mut rows = rows.into_iter();
+    let Some((row, first_role, first_tenant)) = rows.next() else {
+        return Ok(None);
+    };
+    let mut roles: Vec<String> = first_role.into_iter().collect();
+    let mut tenants: Vec<TenantRow> = Vec::new();
+    let mut add_tenant = |t: Option<(String, String, bool, chrono::NaiveDateTime)>| {
+        if let Some((tenant_id, role, is_main, created_at)) = t
+            && !tenants.iter().any(|known| known.tenant_id == tenant_id)
+        {
+            tenants.push(TenantRow {
+                tenant_id,
+                role,
+                is_main,
+                created_at,
+            });
+        }
+    };
+    add_tenant(first_tenant);
+    for (_, role, tenant) in rows {
+        if let Some(role) = role
+            && !roles.contains(&role)
+        {
+            roles.push(role);
+        }
+        add_tenant(tenant);
+    }
+    roles.sort();
+    tenants.sort_by(|a, b| (a.created_at, &a.tenant_id).cmp(&(b.created_at, &b.tenant_id)));
+    Ok(Some(row.into_user(roles, tenants, keys)?))
 }
 
 impl DieselSessionRepository {
