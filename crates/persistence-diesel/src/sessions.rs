@@ -157,7 +157,6 @@ impl DieselSessionRepository {
         let (session, user, now) = (Id(session.as_uuid()), Id(user.as_uuid()), naive(now));
         // One statement, run on every authenticated request: the live session's user with its
         // roles and memberships (one row per role × membership; a user has few of each).
-        type Membership = (String, String, bool, chrono::NaiveDateTime);
         let keys = &self.db.keys;
         crate::with_conn!(self.db, conn => {
             let rows: Vec<(UserRow, Option<String>, Option<Membership>)> = sessions::table
@@ -189,15 +188,14 @@ impl DieselSessionRepository {
     }
 }
 
+/// A tenant membership's columns, as a left join gives them.
+type Membership = (String, String, bool, chrono::NaiveDateTime);
+
 /// The user of a join of users with their roles and memberships: the first row's user, the
 /// distinct roles in name order and the distinct memberships in the order that
 /// `complete_user!` gives them (creation, then tenant id).
 fn assemble_user(
-    rows: Vec<(
-        UserRow,
-        Option<String>,
-        Option<(String, String, bool, chrono::NaiveDateTime)>,
-    )>,
+    rows: Vec<(UserRow, Option<String>, Option<Membership>)>,
     keys: &crate::EmailKeys,
 ) -> Result<Option<User>, DbError> {
     let mut rows = rows.into_iter();
@@ -206,7 +204,7 @@ fn assemble_user(
     };
     let mut roles: Vec<String> = first_role.into_iter().collect();
     let mut tenants: Vec<TenantRow> = Vec::new();
-    let mut add_tenant = |t: Option<(String, String, bool, chrono::NaiveDateTime)>| {
+    let mut add_tenant = |t: Option<Membership>| {
         if let Some((tenant_id, role, is_main, created_at)) = t
             && !tenants.iter().any(|known| known.tenant_id == tenant_id)
         {
