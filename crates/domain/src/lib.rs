@@ -21,6 +21,7 @@
 pub mod audit;
 pub mod error;
 pub mod mail;
+pub mod policy;
 pub mod ports;
 pub mod role;
 pub mod services;
