@@ -16,6 +16,7 @@
 //!   unreachable database is `Unavailable` (HTTP 503), never a hang.
 //! * Migrations are embedded (`migrations/sqlite`, `migrations/postgres`, same versions).
 
+mod admin;
 pub mod db;
 mod error;
 mod maintenance;
@@ -28,6 +29,7 @@ pub mod testing;
 pub mod types;
 mod users;
 
+pub use admin::DieselUserAdministration;
 pub use db::{BackendKind, Database, DatabaseConfig, SetupError, redact_url};
 pub use maintenance::DieselMaintenance;
 pub use outbox::DieselOutbox;
