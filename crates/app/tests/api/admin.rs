@@ -936,7 +936,49 @@ async fn the_audit_log_is_filtered_paged_and_for_admins_only(kind: BackendKind) 
     assert_eq!(app.get("/api/audit-events", None).await.status, 401);
 }
 
+async fn admin_creation_counts_against_the_register_rate_limit(kind: BackendKind) {
+    let app = spawn_with(
+        kind,
+        Options {
+            vars: vec![
+                ("ROSTER_BOOTSTRAP_ADMIN_EMAIL", ROOT_EMAIL.to_owned()),
+                ("ROSTER_BOOTSTRAP_ADMIN_PASSWORD", ROOT_PASSWORD.to_owned()),
+                ("ROSTER_RATE_LIMITS", "on".to_owned()),
+                ("ROSTER_RATE_LIMIT_REGISTER", "2/1h".to_owned()),
+            ],
+            ..Options::default()
+        },
+    )
+    .await;
+    let root = root_token(&app).await;
+    for n in 0..2 {
+        let email = format!("user{n}@example.com");
+        let created = send(
+            &app,
+            Method::POST,
+            "/api/users",
+            Some(&root),
+            Some(&json!({"email": email})),
+        )
+        .await;
+        assert_eq!(created.status, 201, "{created:?}");
+    }
+    let limited = send(
+        &app,
+        Method::POST,
+        "/api/users",
+        Some(&root),
+        Some(&json!({"email": "user9@example.com"})),
+    )
+    .await;
+    assert_eq!((limited.status, limited.code()), (429, "rate_limited"));
+    assert!(limited.header("retry-after").is_some());
+    // Other admin routes are not counted.
+    assert_eq!(app.get("/api/roles", Some(&root)).await.status, 200);
+}
+
 on_both_backends!(
+    admin_creation_counts_against_the_register_rate_limit,
     reading_by_id_follows_the_policy,
     an_admin_creates_users_and_others_may_not,
     a_manager_changes_only_profile_fields_of_users_who_are_not_admin,

@@ -209,6 +209,14 @@ pub fn endpoints() -> Vec<Endpoint> {
     ]
 }
 
+/// Which segments of a path template are parameters: sorting by it puts literal segments
+/// before parameters at the first place two templates differ.
+fn parameter_segments(path: &str) -> Vec<bool> {
+    path.split('/')
+        .map(|segment| segment.starts_with('{'))
+        .collect()
+}
+
 /// Registers every route, one resource per path; other methods get 405 with `Allow`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let endpoints = endpoints();
@@ -221,11 +229,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     // Literal segments before parameters, segment by segment, so that `/api/users/search`
     // or `/api/users/by-email/{email}` is matched before `/api/users/{id}` or
     // `/api/users/{id}/roles`, whatever the order of `endpoints()`.
-    paths.sort_by_key(|path| {
-        path.split('/')
-            .map(|segment| segment.starts_with('{'))
-            .collect::<Vec<_>>()
-    });
+    paths.sort_by_key(|path| parameter_segments(path));
     for path in paths {
         let here: Vec<&Endpoint> = endpoints.iter().filter(|e| e.path == path).collect();
         let allow = here
@@ -274,6 +278,28 @@ mod tests {
                 endpoint.path
             );
         }
+    }
+
+    #[test]
+    fn literal_segments_are_matched_before_parameters() {
+        let mut paths = vec![
+            "/api/users/{id}/roles",
+            "/api/users/{id}",
+            "/api/users/search",
+            "/api/users/by-email/{email}",
+            "/api/users/me",
+        ];
+        paths.sort_by_key(|p| parameter_segments(p));
+        assert_eq!(
+            paths,
+            [
+                "/api/users/search",
+                "/api/users/me",
+                "/api/users/by-email/{email}",
+                "/api/users/{id}",
+                "/api/users/{id}/roles",
+            ]
+        );
     }
 
     #[test]
