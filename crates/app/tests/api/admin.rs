@@ -977,7 +977,153 @@ async fn admin_creation_counts_against_the_register_rate_limit(kind: BackendKind
     assert_eq!(app.get("/api/roles", Some(&root)).await.status, 200);
 }
 
+/// Every administration route, asked by every kind of caller: the permissions matrix of
+/// docs/permissions.md, end to end. Refusals change nothing.
+async fn every_admin_route_answers_each_actor_as_the_matrix_says(kind: BackendKind) {
+    let app = spawn_admin_app(kind, Some("crm:crm-key-0123456789abcdef")).await;
+    let root = root_token(&app).await;
+    let (target, _) = user_with(&app, &root, "target@example.com", &["USER", "CONTRIBUTOR"]).await;
+    let (_, manager) = user_with(&app, &root, "meg@example.com", &["MANAGER"]).await;
+    let (_, user) = user_with(&app, &root, "ada@example.com", &["USER", "MAINTAINER"]).await;
+    let before = app
+        .get(&format!("/api/users/{target}"), Some(&root))
+        .await
+        .body;
+    // (method, path, body, manager's status)
+    let routes: Vec<(Method, String, Option<Value>, u16)> = vec![
+        (Method::GET, format!("/api/users/{target}"), None, 200),
+        (
+            Method::GET,
+            "/api/users/by-email/target@example.com".into(),
+            None,
+            200,
+        ),
+        (
+            Method::GET,
+            "/api/users/by-username/target".into(),
+            None,
+            200,
+        ),
+        (Method::GET, "/api/roles".into(), None, 200),
+        (
+            Method::POST,
+            "/api/users".into(),
+            Some(json!({"email": "new@example.com"})),
+            403,
+        ),
+        (
+            Method::PATCH,
+            format!("/api/users/{target}"),
+            Some(json!({"username": "renamed"})),
+            403,
+        ),
+        (Method::DELETE, format!("/api/users/{target}"), None, 403),
+        (
+            Method::PATCH,
+            format!("/api/users/{target}/deactivate"),
+            None,
+            403,
+        ),
+        (
+            Method::PATCH,
+            format!("/api/users/{target}/reactivate"),
+            None,
+            403,
+        ),
+        (
+            Method::POST,
+            format!("/api/users/{target}/roles"),
+            Some(json!({"role": "MANAGER"})),
+            403,
+        ),
+        (
+            Method::DELETE,
+            format!("/api/users/{target}/roles/CONTRIBUTOR"),
+            None,
+            403,
+        ),
+        (
+            Method::PUT,
+            format!("/api/users/{target}/tenants/acme"),
+            Some(json!({"role": "USER"})),
+            403,
+        ),
+        (
+            Method::DELETE,
+            format!("/api/users/{target}/tenants/acme"),
+            None,
+            403,
+        ),
+        (
+            Method::POST,
+            "/api/roles".into(),
+            Some(json!({"name": "SUPPORT"})),
+            403,
+        ),
+        (Method::GET, "/api/audit-events".into(), None, 403),
+    ];
+    for (method, path, body, manager_status) in &routes {
+        let by_manager = send(&app, method.clone(), path, Some(&manager), body.as_ref()).await;
+        assert_eq!(
+            by_manager.status, *manager_status,
+            "MANAGER {method} {path}: {by_manager:?}"
+        );
+        let by_user = send(&app, method.clone(), path, Some(&user), body.as_ref()).await;
+        assert_eq!(
+            (by_user.status, by_user.code()),
+            (403, "forbidden"),
+            "USER {method} {path}"
+        );
+        let anonymous = send(&app, method.clone(), path, None, body.as_ref()).await;
+        assert_eq!(anonymous.status, 401, "none {method} {path}");
+        let mut with_key = app
+            .client
+            .request(method.clone(), app.url(path))
+            .header("X-Api-Key", "crm-key-0123456789abcdef");
+        if let Some(body) = body {
+            with_key = with_key.json(body);
+        }
+        let by_key = read(with_key.send().await.unwrap()).await;
+        assert_eq!(
+            by_key.status, 401,
+            "an API key is not a bearer token: {method} {path}"
+        );
+    }
+    let after = app
+        .get(&format!("/api/users/{target}"), Some(&root))
+        .await
+        .body;
+    assert_eq!(before, after, "no refused call changed the target");
+    assert_eq!(
+        app.get("/api/users/by-email/new@example.com", Some(&root))
+            .await
+            .status,
+        404
+    );
+    // ADMIN may do each of them (in an order that keeps every call meaningful).
+    for (method, path, body, _) in routes
+        .iter()
+        .filter(|(m, p, _, _)| !(m == Method::DELETE && p == &format!("/api/users/{target}")))
+    {
+        let by_admin = send(&app, method.clone(), path, Some(&root), body.as_ref()).await;
+        assert!(
+            by_admin.status == 200 || by_admin.status == 201,
+            "ADMIN {method} {path}: {by_admin:?}"
+        );
+    }
+    let deleted = send(
+        &app,
+        Method::DELETE,
+        &format!("/api/users/{target}"),
+        Some(&root),
+        None,
+    )
+    .await;
+    assert_eq!(deleted.status, 200);
+}
+
 on_both_backends!(
+    every_admin_route_answers_each_actor_as_the_matrix_says,
     admin_creation_counts_against_the_register_rate_limit,
     reading_by_id_follows_the_policy,
     an_admin_creates_users_and_others_may_not,

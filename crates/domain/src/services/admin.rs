@@ -18,7 +18,7 @@ use crate::role::RoleName;
 use crate::tenant::TenantId;
 use crate::user::{
     AvatarUrl, Email, Name, NewUser, Password, Phone, Profile, ProfileInput, User, UserId,
-    UserStatus, Username, identity_key,
+    UserStatus, Username,
 };
 
 /// How many `-N` suffixes are tried for a username derived from an email.
@@ -357,14 +357,14 @@ impl Administration {
     /// [`AdminError::Forbidden`], [`AdminError::NotFound`] (also for a malformed address).
     pub async fn find_by_email(&self, caller: &Caller, raw: &str) -> Result<User, AdminError> {
         Self::authorize(caller, &Action::FindUser, None)?;
-        let key = identity_key(raw.trim());
-        if key.is_empty() {
+        // A malformed address names no account.
+        let Ok(email) = Email::parse(raw) else {
             return Err(AdminError::NotFound);
-        }
+        };
         let found = self
             .ports
             .users
-            .find_for_login(&LoginKey::Email(key))
+            .find_for_login(&LoginKey::Email(email.key().to_owned()))
             .await?;
         found.map(|c| c.user).ok_or(AdminError::NotFound)
     }
