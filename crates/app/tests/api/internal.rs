@@ -80,6 +80,59 @@ async fn the_internal_api_needs_a_configured_key(kind: BackendKind) {
     assert_eq!(bearer.status, 401);
     let as_bearer = send(&app, Method::GET, "/api/users/me", Some(CRM), None).await;
     assert_eq!(as_bearer.status, 401);
+    // Every internal route refuses a missing or wrong key, and changes nothing.
+    let created = call(
+        &app,
+        Method::POST,
+        "/internal/users",
+        Some(CRM),
+        Some(&json!({"external_id": "kept"})),
+    )
+    .await;
+    let kept = id_of(&created);
+    for (method, path, body) in [
+        (
+            Method::POST,
+            "/internal/users".to_owned(),
+            Some(json!({"external_id": "x1"})),
+        ),
+        (Method::GET, format!("/internal/users/{kept}"), None),
+        (
+            Method::PATCH,
+            format!("/internal/users/{kept}"),
+            Some(json!({"name": "Changed Name"})),
+        ),
+        (Method::DELETE, format!("/internal/users/{kept}"), None),
+        (
+            Method::DELETE,
+            format!("/internal/users/{kept}?hard=true"),
+            None,
+        ),
+        (
+            Method::GET,
+            "/internal/users/by-external-id/kept".to_owned(),
+            None,
+        ),
+        (
+            Method::PUT,
+            "/internal/users/by-external-id/x1".to_owned(),
+            Some(json!({"name": "New Name"})),
+        ),
+    ] {
+        for key in [None, Some("wrong-key-0123456789abcdef")] {
+            let refused = call(&app, method.clone(), &path, key, body.as_ref()).await;
+            assert_eq!(refused.status, 401, "{method} {path} with {key:?}");
+        }
+    }
+    let unchanged = call(
+        &app,
+        Method::GET,
+        &format!("/internal/users/{kept}"),
+        Some(CRM),
+        None,
+    )
+    .await;
+    assert_eq!(unchanged.body["data"], created.body["data"]);
     // Nothing was created by the refused calls.
     let found = call(
         &app,
