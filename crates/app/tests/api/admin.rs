@@ -430,10 +430,13 @@ async fn the_last_active_admin_cannot_be_taken_away(kind: BackendKind) {
         send(&app, Method::DELETE, &demote_second, Some(&root), None),
         send(&app, Method::DELETE, &demote_root, Some(&second), None),
     );
+    // The loser is refused as `last_admin` (409), or `forbidden` (403) when it was demoted
+    // before it asked, or `last_role` (400: root's only role is ADMIN) when the other admin
+    // still counted as it asked and was demoted just after.
     let mut statuses = [a.status, b.status];
     statuses.sort_unstable();
     assert!(
-        statuses == [200, 409] || statuses == [200, 403],
+        matches!(statuses, [200, 409] | [200, 403] | [200, 400]),
         "exactly one demotion passes: {a:?} {b:?}"
     );
     let mut admins = 0;
