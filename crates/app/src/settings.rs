@@ -112,6 +112,8 @@ pub struct Settings {
     pub log: String,
     /// `ROSTER_LOG_FORMAT`.
     pub log_format: LogFormat,
+    /// `ROSTER_INTERNAL_API_KEYS` (`name:key,name:key`); empty: the internal API answers 401.
+    pub internal_api_keys: roster_http_actix::api_key::InternalKeys,
 }
 
 /// The variables Roster reads, for the file's keys and the unknown-variable warning.
@@ -154,6 +156,7 @@ pub const KNOWN: &[&str] = &[
     "ROSTER_TRUSTED_PROXIES",
     "ROSTER_REDIS_URL",
     "ROSTER_REDIS_KEY_PREFIX",
+    "ROSTER_INTERNAL_API_KEYS",
 ];
 
 /// Raw values by variable name, with where each came from.
@@ -425,6 +428,11 @@ impl Settings {
             ));
         }
         let redis_key_prefix = s.string("ROSTER_REDIS_KEY_PREFIX", "roster:rl:");
+        let internal_api_keys = match s.optional("ROSTER_INTERNAL_API_KEYS") {
+            Some(raw) => roster_http_actix::api_key::InternalKeys::parse(&raw)
+                .map_err(|e| invalid("ROSTER_INTERNAL_API_KEYS", e))?,
+            None => roster_http_actix::api_key::InternalKeys::default(),
+        };
         let log = s.string("ROSTER_LOG", "info");
         tracing_subscriber::EnvFilter::try_new(&log)
             .map_err(|e| invalid("ROSTER_LOG", format!("not a valid filter: {e}")))?;
@@ -460,6 +468,7 @@ impl Settings {
             redis_key_prefix,
             log,
             log_format,
+            internal_api_keys,
         })
     }
 
@@ -515,6 +524,8 @@ mod tests {
             ("ROSTER_RATE_LIMIT_REGISTER", "0/1h"),
             ("ROSTER_TRUSTED_PROXIES", "10.0.0.0/33"),
             ("ROSTER_REDIS_URL", "localhost:6379"),
+            ("ROSTER_INTERNAL_API_KEYS", "crm"),
+            ("ROSTER_INTERNAL_API_KEYS", "crm:short"),
         ] {
             let err = Settings::from_vars(vars(&[(name, value)])).unwrap_err();
             assert!(err.to_string().starts_with(name), "{name}={value}: {err}");

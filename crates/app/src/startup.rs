@@ -122,6 +122,8 @@ pub struct Services {
     pub limits: RateLimits,
     /// The JWKS document of the access-token key.
     pub jwks: Arc<serde_json::Value>,
+    /// Administration.
+    pub administration: roster_domain::services::Administration,
 }
 
 /// Builds the services over a migrated database.
@@ -184,6 +186,16 @@ pub async fn services(
         AccountsConfig {
             confirmation_ttl: chrono_duration(settings.confirmation_ttl),
             reset_ttl: chrono_duration(settings.reset_ttl),
+        },
+    );
+    let administration = roster_domain::services::Administration::new(
+        roster_domain::services::AdministrationPorts {
+            users: users.clone(),
+            admin: Arc::new(roster_persistence_diesel::DieselUserAdministration::new(
+                database.clone(),
+            )),
+            hasher: hasher.clone(),
+            clock: clock.clone(),
         },
     );
     let sessions = Sessions::new(
@@ -259,6 +271,7 @@ pub async fn services(
         hasher,
         limits,
         jwks,
+        administration,
     })
 }
 
@@ -323,6 +336,8 @@ impl Application {
             limits: services.limits.clone(),
             trusted_proxies: settings.trusted_proxies.clone().into(),
             jwks: services.jwks.clone(),
+            administration: services.administration.clone(),
+            internal_keys: settings.internal_api_keys.clone(),
         };
         let workers = overrides.workers.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)

@@ -58,6 +58,20 @@ pub enum AuditAction {
     LogoutAll,
     /// A session was revoked (by its user from the sessions list, or for refresh token reuse).
     SessionRevoked,
+    /// An account was deactivated (soft-deleted); its sessions were revoked.
+    UserDeactivated,
+    /// A deactivated account was made active again.
+    UserReactivated,
+    /// A role was given to a user (the role in details).
+    RoleAdded,
+    /// A role was taken from a user (the role in details).
+    RoleRemoved,
+    /// A tenant membership was added or changed (tenant and role in details).
+    TenantSet,
+    /// A tenant membership was removed (the tenant in details).
+    TenantRemoved,
+    /// A custom role was created (its name in details).
+    RoleCreated,
 }
 
 impl AuditAction {
@@ -77,7 +91,43 @@ impl AuditAction {
             Self::Logout => "session.logout",
             Self::LogoutAll => "session.logout_all",
             Self::SessionRevoked => "session.revoked",
+            Self::UserDeactivated => "user.deactivated",
+            Self::UserReactivated => "user.reactivated",
+            Self::RoleAdded => "user.role_added",
+            Self::RoleRemoved => "user.role_removed",
+            Self::TenantSet => "user.tenant_set",
+            Self::TenantRemoved => "user.tenant_removed",
+            Self::RoleCreated => "role.created",
         }
+    }
+
+    /// Every action, for validating the `action` filter of the audit log.
+    pub const ALL: [Self; 20] = [
+        Self::UserCreated,
+        Self::EmailConfirmed,
+        Self::PendingUserExpired,
+        Self::ConfirmationResent,
+        Self::PasswordResetRequested,
+        Self::PasswordReset,
+        Self::UserUpdated,
+        Self::UserDeleted,
+        Self::Login,
+        Self::LoginFailed,
+        Self::Logout,
+        Self::LogoutAll,
+        Self::SessionRevoked,
+        Self::UserDeactivated,
+        Self::UserReactivated,
+        Self::RoleAdded,
+        Self::RoleRemoved,
+        Self::TenantSet,
+        Self::TenantRemoved,
+        Self::RoleCreated,
+    ];
+
+    /// The action with this stable name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == raw)
     }
 }
 

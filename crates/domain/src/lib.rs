@@ -146,6 +146,7 @@ pub mod error;
 pub mod mail;
 #[cfg(feature = "memory")]
 pub mod memory;
+pub mod policy;
 pub mod ports;
 pub mod role;
 pub mod services;

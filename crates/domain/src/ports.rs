@@ -642,3 +642,260 @@ pub trait SecretTokens: Send + Sync {
     /// The hash a presented secret is looked up by.
     fn hash(&self, raw: &str) -> TokenHash;
 }
+
+/// A role as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    /// Name.
+    pub name: crate::role::RoleName,
+    /// What it is for.
+    pub description: Option<String>,
+    /// One of [`crate::role::RoleName::BUILT_IN`].
+    pub built_in: bool,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A change of a user's status by an administrator or a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusChange {
+    /// Soft delete: `deactivated`, `deactivated_at = now`, every live session revoked.
+    Deactivate,
+    /// Back to `active`, `deactivated_at` cleared.
+    Reactivate,
+}
+
+/// A change of a user's roles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleChange {
+    /// Adds a role, keeping the others.
+    Add(crate::role::RoleName),
+    /// Removes a role.
+    Remove(crate::role::RoleName),
+}
+
+/// A change of a user's tenant memberships.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TenantChange {
+    /// Adds or changes the membership of `tenant`.
+    Set {
+        /// The tenant.
+        tenant: crate::tenant::TenantId,
+        /// The user's role in it (an existing role).
+        role: crate::role::RoleName,
+        /// `Some(true)`: make it the main membership, clearing the others'. `Some(false)` on
+        /// the main membership is refused. `None`: main if it is the first, else unchanged.
+        main: Option<bool>,
+    },
+    /// Removes the membership of this tenant; if it was main, the oldest remaining one
+    /// becomes main.
+    Remove(crate::tenant::TenantId),
+}
+
+/// The fields an administrative change sets; `None` leaves a field alone, `Some(None)`
+/// clears an optional one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldChanges {
+    /// New username.
+    pub username: Option<Username>,
+    /// New display name, or cleared.
+    pub name: Option<Option<Name>>,
+    /// New phone, or cleared.
+    pub phone: Option<Option<Phone>>,
+    /// New avatar URL, or cleared.
+    pub avatar_url: Option<Option<AvatarUrl>>,
+    /// New profile (the default profile clears it).
+    pub profile: Option<Profile>,
+    /// New email. Stored unverified unless `email_verified` says otherwise.
+    pub email: Option<Email>,
+    /// New verification flag.
+    pub email_verified: Option<bool>,
+    /// New external id.
+    pub external_id: Option<String>,
+}
+
+impl FieldChanges {
+    /// Whether nothing is set.
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+}
+
+/// One administrative change of one user and its audit event, applied atomically.
+#[derive(Debug, Clone)]
+pub struct AdminChange {
+    /// The user.
+    pub user: UserId,
+    /// Field changes.
+    pub fields: FieldChanges,
+    /// A status change.
+    pub status: Option<StatusChange>,
+    /// A role change.
+    pub role: Option<RoleChange>,
+    /// A tenant membership change.
+    pub tenant: Option<TenantChange>,
+    /// The audit event.
+    pub audit: AuditEvent,
+    /// The time of the change.
+    pub now: DateTime<Utc>,
+}
+
+/// Why an administrative change was refused or failed. Nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminChangeError {
+    /// No such user.
+    #[error("no such user")]
+    NotFound,
+    /// The change would leave no active ADMIN.
+    #[error(transparent)]
+    LastAdmin(#[from] crate::policy::LastAdmin),
+    /// A user keeps at least one role.
+    #[error("a user keeps at least one role")]
+    LastRole,
+    /// The user already holds the role.
+    #[error("the user already holds this role")]
+    RoleAlreadyAssigned,
+    /// The user does not hold the role.
+    #[error("the user does not hold this role")]
+    RoleNotAssigned,
+    /// No such role.
+    #[error("no such role")]
+    UnknownRole,
+    /// The user has no membership of the tenant.
+    #[error("no such membership")]
+    MembershipNotFound,
+    /// `main: false` on the main membership.
+    #[error("the main membership cannot be unset; make another one main")]
+    MainRequired,
+    /// Another account has the same email identity key.
+    #[error("email taken")]
+    EmailTaken,
+    /// Another account has the same username identity key.
+    #[error("username taken")]
+    UsernameTaken,
+    /// Another account has the same external id.
+    #[error("external id taken")]
+    ExternalIdTaken,
+    /// Storage failed.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+/// Why a role could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateRoleError {
+    /// A role with this name exists.
+    #[error("the role exists")]
+    Exists,
+    /// Storage failed.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+/// Which audit events to read, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Events about this user.
+    pub user_id: Option<UserId>,
+    /// Events by this actor (`<user id>`, `service:<name>`, `system`).
+    pub actor_id: Option<String>,
+    /// Events of this action.
+    pub action: Option<crate::audit::AuditAction>,
+    /// At or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Before.
+    pub until: Option<DateTime<Utc>>,
+    /// Events to skip.
+    pub offset: u64,
+    /// Events to return at most.
+    pub limit: u64,
+}
+
+/// An audit event as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// Id.
+    pub id: Uuid,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who (`<user id>`, `service:<name>`, `system`).
+    pub actor_id: String,
+    /// What (the action's stable name).
+    pub action: String,
+    /// About whom.
+    pub user_id: Option<UserId>,
+    /// Client IP.
+    pub ip: Option<String>,
+    /// Extra facts.
+    pub details: std::collections::BTreeMap<String, String>,
+}
+
+/// One page of audit events.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditPage {
+    /// The events, newest first (ties by id, descending).
+    pub events: Vec<AuditRecord>,
+    /// Events matching the filters across all pages.
+    pub total: u64,
+}
+
+/// The storage side of administration: changes of other users' accounts, roles, and the
+/// audit log as read back. Reads of single users go through [`UserRepository`].
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait UserAdministration: Send + Sync {
+    /// The user provisioned under this external id, in any status.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails.
+    async fn find_by_external_id(&self, external_id: &str) -> Result<Option<User>, InfraError>;
+
+    /// Applies `change` with its audit event. Returns the user as it now is.
+    ///
+    /// MUST be one transaction; on any error nothing is changed. When the change deactivates
+    /// the user or removes `ADMIN` from it, MUST first serialise against every other such
+    /// change (a lock), then apply [`crate::policy::last_admin_guard`] to the target as
+    /// stored, before any other rule. Deactivation MUST revoke every live session of the
+    /// user in the same transaction. Role and membership rules: adding a held role is
+    /// [`AdminChangeError::RoleAlreadyAssigned`]; removing one not held
+    /// [`AdminChangeError::RoleNotAssigned`]; removing the only one
+    /// [`AdminChangeError::LastRole`]; a role that does not exist
+    /// [`AdminChangeError::UnknownRole`]; a user has exactly one main membership when it has
+    /// any. MUST enforce email, username and external-id uniqueness as
+    /// [`UserRepository::create`] does, comparing emails by identity key.
+    ///
+    /// # Errors
+    /// [`AdminChangeError`] naming the refusal, or the infrastructure failure.
+    async fn apply(&self, change: AdminChange) -> Result<User, AdminChangeError>;
+
+    /// Erases the user with its sessions, tokens and memberships, and records `audit`.
+    /// Returns the user as it was.
+    ///
+    /// MUST be one transaction, guarded by [`crate::policy::last_admin_guard`] as
+    /// [`UserAdministration::apply`] is.
+    ///
+    /// # Errors
+    /// [`AdminChangeError::NotFound`], [`AdminChangeError::LastAdmin`], or the
+    /// infrastructure failure.
+    async fn delete(&self, user: UserId, audit: AuditEvent) -> Result<User, AdminChangeError>;
+
+    /// Every role, by name.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails.
+    async fn roles(&self) -> Result<Vec<Role>, InfraError>;
+
+    /// Stores a custom role and records `audit`.
+    ///
+    /// MUST be one transaction, and MUST refuse an existing name even under concurrent calls.
+    ///
+    /// # Errors
+    /// [`CreateRoleError::Exists`], or the infrastructure failure.
+    async fn create_role(&self, role: Role, audit: AuditEvent) -> Result<Role, CreateRoleError>;
+
+    /// The audit events matching `query`, newest first, with the total count.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails.
+    async fn audit_events(&self, query: AuditQuery) -> Result<AuditPage, InfraError>;
+}

@@ -456,3 +456,87 @@ pub fn query_error(
 ) -> actix_web::Error {
     ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", error.to_string()).into()
 }
+
+impl From<roster_domain::services::AdminError> for ApiError {
+    fn from(error: roster_domain::services::AdminError) -> Self {
+        use roster_domain::services::AdminError as E;
+        match error {
+            E::Forbidden => Self::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "you are not allowed to do this",
+            ),
+            E::NotFound => Self::new(StatusCode::NOT_FOUND, "not_found", "no such user"),
+            E::Invalid(errors) => Self::validation(errors),
+            E::LastAdmin => Self::new(
+                StatusCode::CONFLICT,
+                "last_admin",
+                "the last active ADMIN cannot be removed, deactivated or deleted",
+            ),
+            E::LastRole => Self::new(
+                StatusCode::BAD_REQUEST,
+                "last_role",
+                "a user keeps at least one role",
+            ),
+            E::RoleAlreadyAssigned => Self::new(
+                StatusCode::BAD_REQUEST,
+                "role_already_assigned",
+                "the user already holds this role",
+            ),
+            E::RoleNotAssigned => Self::new(
+                StatusCode::NOT_FOUND,
+                "role_not_assigned",
+                "the user does not hold this role",
+            ),
+            E::UnknownRole => {
+                let mut e = Self::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "unknown_role",
+                    "no role with this name exists",
+                );
+                e.0.errors = Some(vec![FieldProblem {
+                    field: "role".to_owned(),
+                    code: "unknown_role".to_owned(),
+                    message: "no role with this name exists".to_owned(),
+                }]);
+                e
+            }
+            E::RoleExists => Self::new(
+                StatusCode::CONFLICT,
+                "role_exists",
+                "a role with this name already exists",
+            ),
+            E::MembershipNotFound => Self::new(
+                StatusCode::NOT_FOUND,
+                "membership_not_found",
+                "the user is not a member of this tenant",
+            ),
+            E::MainRequired => Self::new(
+                StatusCode::BAD_REQUEST,
+                "main_tenant_required",
+                "the main membership cannot be unset; make another membership main instead",
+            ),
+            E::Pending => Self::new(
+                StatusCode::CONFLICT,
+                "user_pending",
+                "the user has not confirmed their email yet and is not deactivated",
+            ),
+            E::EmailTaken => Self::new(
+                StatusCode::CONFLICT,
+                "email_taken",
+                "a user with this email already exists",
+            ),
+            E::UsernameTaken => Self::new(
+                StatusCode::CONFLICT,
+                "username_taken",
+                "a user with this username already exists",
+            ),
+            E::ExternalIdTaken => Self::new(
+                StatusCode::CONFLICT,
+                "external_id_taken",
+                "a user with this external id already exists",
+            ),
+            E::Infra(e) => e.into(),
+        }
+    }
+}

@@ -12,6 +12,7 @@
 //!   `Cache-Control: no-store`.
 //! * 5xx answers say nothing of their cause; the cause chain is logged with the request id.
 
+pub mod api_key;
 pub mod auth;
 pub mod dto;
 pub mod error;

@@ -34,4 +34,9 @@ pub struct HttpState {
     pub trusted_proxies: Arc<[IpNet]>,
     /// The JWKS document served at `/.well-known/jwks.json`.
     pub jwks: Arc<serde_json::Value>,
+    /// Administration of users, roles and tenants; the audit log.
+    pub administration: roster_domain::services::Administration,
+    /// The internal API's keys (`ROSTER_INTERNAL_API_KEYS`); empty: the internal API
+    /// answers 401.
+    pub internal_keys: crate::api_key::InternalKeys,
 }

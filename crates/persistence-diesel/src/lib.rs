@@ -19,6 +19,7 @@
 //!   check goes through [`Database::email_index`] / [`Database::email_indexes`].
 //! * Migrations are embedded (`migrations/sqlite`, `migrations/postgres`, same versions).
 
+mod admin;
 pub mod db;
 mod error;
 mod maintenance;
@@ -33,6 +34,7 @@ pub mod types;
 mod users;
 pub mod vault;
 
+pub use admin::DieselUserAdministration;
 pub use db::{BackendKind, Database, DatabaseConfig, SetupError, redact_url};
 pub use maintenance::DieselMaintenance;
 pub use outbox::DieselOutbox;

@@ -54,6 +54,7 @@ macro_rules! email_free_under_other_keys {
         }
     }};
 }
+pub(crate) use email_free_under_other_keys;
 
 /// Loads the roles and memberships of a user row and builds the domain user.
 macro_rules! complete_user {

@@ -8,12 +8,14 @@
 //! End-to-end tests: the real binary's wiring on a real port, a real database (SQLite and
 //! PostgreSQL), real HTTP. One test binary for the whole suite.
 
+mod admin;
 mod bench;
 mod browser;
 mod cleanup;
 mod cli;
 mod encryption;
 mod helpers;
+mod internal;
 mod journey;
 mod lifecycle;
 mod me;

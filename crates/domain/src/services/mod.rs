@@ -1,6 +1,7 @@
 //! Use-case services: each takes its ports and a clock in its constructor.
 
 mod accounts;
+mod admin;
 mod cleanup;
 mod mail_delivery;
 mod self_service;
@@ -11,6 +12,10 @@ mod tests;
 pub use accounts::{
     Accounts, AccountsConfig, AccountsPorts, BootstrapError, ConfirmError, NewAdmin, RegisterError,
     RegisterInput, ResetPasswordError,
+};
+pub use admin::{
+    AdminError, AdminUpdateInput, Administration, AdministrationPorts, AuditEventsPage,
+    AuditQueryInput, CreateUserInput, MAX_EXTERNAL_ID_LEN, parse_external_id,
 };
 pub use cleanup::{CLEANUP_JOB, Cleanup, CleanupConfig};
 pub use mail_delivery::{DeliveryReport, MailDelivery, RetryPolicy};

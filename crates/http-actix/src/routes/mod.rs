@@ -1,7 +1,9 @@
 //! The routes, each resource answering 405 with `Allow` for the methods it lacks.
 
+pub mod admin;
 pub mod auth;
 pub mod health;
+pub mod internal;
 pub mod lifecycle;
 pub mod me;
 pub mod pages;
@@ -65,7 +67,7 @@ impl Endpoint {
         self.limit
     }
 
-    /// Counts every request of this resource against `rule`, keyed by client IP.
+    /// Counts every request of this route against `rule`, keyed by client IP.
     fn limited(mut self, rule: Rule) -> Self {
         self.limit = Some(rule);
         self
@@ -139,7 +141,85 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint::new("/api/users/me", Method::DELETE, || {
             web::delete().to(me::delete_me)
         }),
+        Endpoint::new("/api/users", Method::POST, || {
+            web::post().to(admin::create_user)
+        })
+        .limited(Rule::Register),
+        Endpoint::new("/api/users/{id}", Method::GET, || {
+            web::get().to(admin::get_user)
+        }),
+        Endpoint::new("/api/users/{id}", Method::PATCH, || {
+            web::patch().to(admin::update_user)
+        }),
+        Endpoint::new("/api/users/{id}", Method::DELETE, || {
+            web::delete().to(admin::delete_user)
+        }),
+        Endpoint::new("/api/users/{id}/deactivate", Method::PATCH, || {
+            web::patch().to(admin::deactivate)
+        }),
+        Endpoint::new("/api/users/{id}/reactivate", Method::PATCH, || {
+            web::patch().to(admin::reactivate)
+        }),
+        Endpoint::new("/api/users/by-email/{email}", Method::GET, || {
+            web::get().to(admin::by_email)
+        }),
+        Endpoint::new("/api/users/by-username/{username}", Method::GET, || {
+            web::get().to(admin::by_username)
+        }),
+        Endpoint::new("/api/users/{id}/roles", Method::POST, || {
+            web::post().to(admin::add_role)
+        }),
+        Endpoint::new("/api/users/{id}/roles/{role}", Method::DELETE, || {
+            web::delete().to(admin::remove_role)
+        }),
+        Endpoint::new("/api/users/{id}/tenants/{tenant_id}", Method::PUT, || {
+            web::put().to(admin::set_tenant)
+        }),
+        Endpoint::new(
+            "/api/users/{id}/tenants/{tenant_id}",
+            Method::DELETE,
+            || web::delete().to(admin::remove_tenant),
+        ),
+        Endpoint::new("/api/roles", Method::GET, || {
+            web::get().to(admin::list_roles)
+        }),
+        Endpoint::new("/api/roles", Method::POST, || {
+            web::post().to(admin::create_role)
+        }),
+        Endpoint::new("/api/audit-events", Method::GET, || {
+            web::get().to(admin::audit_events)
+        }),
+        Endpoint::new("/internal/users", Method::POST, || {
+            web::post().to(internal::create_user)
+        }),
+        Endpoint::new("/internal/users/{id}", Method::GET, || {
+            web::get().to(internal::get_user)
+        }),
+        Endpoint::new("/internal/users/{id}", Method::PATCH, || {
+            web::patch().to(internal::update_user)
+        }),
+        Endpoint::new("/internal/users/{id}", Method::DELETE, || {
+            web::delete().to(internal::delete_user)
+        }),
+        Endpoint::new(
+            "/internal/users/by-external-id/{external_id}",
+            Method::GET,
+            || web::get().to(internal::by_external_id),
+        ),
+        Endpoint::new(
+            "/internal/users/by-external-id/{external_id}",
+            Method::PUT,
+            || web::put().to(internal::upsert),
+        ),
     ]
+}
+
+/// Which segments of a path template are parameters: sorting by it puts literal segments
+/// before parameters at the first place two templates differ.
+fn parameter_segments(path: &str) -> Vec<bool> {
+    path.split('/')
+        .map(|segment| segment.starts_with('{'))
+        .collect()
 }
 
 /// Registers every route, one resource per path; other methods get 405 with `Allow`.
@@ -151,6 +231,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             paths.push(endpoint.path);
         }
     }
+    // Literal segments before parameters, segment by segment, so that `/api/users/search`
+    // or `/api/users/by-email/{email}` is matched before `/api/users/{id}` or
+    // `/api/users/{id}/roles`, whatever the order of `endpoints()`.
+    paths.sort_by_key(|path| parameter_segments(path));
     for path in paths {
         let here: Vec<&Endpoint> = endpoints.iter().filter(|e| e.path == path).collect();
         let allow = here
@@ -158,15 +242,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .map(|e| e.method.as_str())
             .collect::<Vec<_>>()
             .join(", ");
-        let limit = here.iter().find_map(|e| e.limit);
         let mut resource = resource(path, allow);
         for endpoint in here {
-            resource = resource.route((endpoint.route)());
+            // The limit wraps its route only: another method of the same path (`GET` and
+            // `POST /api/users`) is not counted against it.
+            resource = match endpoint.limit {
+                Some(rule) => resource.route((endpoint.route)().wrap(from_fn(per_ip(rule)))),
+                None => resource.route((endpoint.route)()),
+            };
         }
-        match limit {
-            Some(rule) => cfg.service(resource.wrap(from_fn(per_ip(rule)))),
-            None => cfg.service(resource),
-        };
+        cfg.service(resource);
     }
     // The pages' own script and stylesheet: static assets, not API routes.
     cfg.service(resource("/assets/pages.js", "GET").route(web::get().to(pages::script)))
@@ -198,6 +283,28 @@ mod tests {
                 endpoint.path
             );
         }
+    }
+
+    #[test]
+    fn literal_segments_are_matched_before_parameters() {
+        let mut paths = vec![
+            "/api/users/{id}/roles",
+            "/api/users/{id}",
+            "/api/users/search",
+            "/api/users/by-email/{email}",
+            "/api/users/me",
+        ];
+        paths.sort_by_key(|p| parameter_segments(p));
+        assert_eq!(
+            paths,
+            [
+                "/api/users/search",
+                "/api/users/me",
+                "/api/users/by-email/{email}",
+                "/api/users/{id}",
+                "/api/users/{id}/roles",
+            ]
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! (or, where it reads better, with `.never()`).
 
 mod accounts;
+mod admin;
 mod lifecycle;
 mod mail_delivery;
 mod self_service;
