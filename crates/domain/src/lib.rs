@@ -20,6 +20,7 @@
 
 pub mod audit;
 pub mod error;
+pub mod listing;
 pub mod mail;
 pub mod ports;
 pub mod role;

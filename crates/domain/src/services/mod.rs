@@ -2,6 +2,7 @@
 
 mod accounts;
 mod cleanup;
+mod listing;
 mod mail_delivery;
 mod self_service;
 mod sessions;
@@ -13,6 +14,7 @@ pub use accounts::{
     RegisterInput, ResetPasswordError,
 };
 pub use cleanup::{CLEANUP_JOB, Cleanup, CleanupConfig};
+pub use listing::{ListError, UserList, UserListing};
 pub use mail_delivery::{DeliveryReport, MailDelivery, RetryPolicy};
 pub use self_service::{DeleteMeError, UpdateMeError, UpdateMeInput};
 pub use sessions::{
