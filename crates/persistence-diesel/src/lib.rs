@@ -18,6 +18,7 @@
 
 pub mod db;
 mod error;
+mod listing;
 mod maintenance;
 mod models;
 mod outbox;
@@ -29,6 +30,7 @@ pub mod types;
 mod users;
 
 pub use db::{BackendKind, Database, DatabaseConfig, SetupError, redact_url};
+pub use listing::DieselUserDirectory;
 pub use maintenance::DieselMaintenance;
 pub use outbox::DieselOutbox;
 pub use sessions::{DieselAuditLog, DieselSessionRepository};
