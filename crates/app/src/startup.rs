@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
-use roster_crypto::{BcryptHasher, JwtAccessTokens, RandomSecretTokens};
+use roster_crypto::{BcryptHasher, HmacCursors, JwtAccessTokens, RandomSecretTokens};
 use roster_domain::ports::{Clock, SystemClock, UserRepository};
 use roster_domain::services::{
     Accounts, AccountsConfig, AccountsPorts, Cleanup, CleanupConfig, MailDelivery, NewAdmin,
-    RetryPolicy, Sessions, SessionsPorts,
+    RetryPolicy, Sessions, SessionsPorts, UserListing,
 };
 use roster_domain::session::SessionPolicy;
 use roster_http_actix::rate_limit::{CounterStore, InMemoryCounters, RateLimits, RedisCounters};
@@ -17,7 +17,7 @@ use roster_http_actix::{HttpState, Readiness};
 use roster_mailer::{Mailer, MailerConfig, Transport};
 use roster_persistence_diesel::{
     Database, DatabaseConfig, DieselAuditLog, DieselMaintenance, DieselOutbox,
-    DieselSessionRepository, DieselUserRepository,
+    DieselSessionRepository, DieselUserDirectory, DieselUserRepository,
 };
 use tokio::sync::{Notify, watch};
 
@@ -97,6 +97,8 @@ pub struct Services {
     pub limits: RateLimits,
     /// The JWKS document of the access-token key.
     pub jwks: Arc<serde_json::Value>,
+    /// Lists of users.
+    pub listing: UserListing,
 }
 
 /// Builds the services over a migrated database.
@@ -149,6 +151,12 @@ pub async fn services(
         .context("ROSTER_JWT_SECRET / ROSTER_JWT_ISSUER / ROSTER_JWT_AUDIENCE")?,
     });
     let jwks = Arc::new(access_tokens.jwks());
+    // List cursors are sealed with a key derived from the JWT secret (which every instance
+    // shares) under a label of its own; see docs/api.md.
+    let listing = UserListing::new(
+        Arc::new(DieselUserDirectory::new(database.clone())),
+        Arc::new(HmacCursors::derived_from(&secrets.jwt_secret)),
+    );
     let accounts = Accounts::new(
         AccountsPorts {
             users: users.clone(),
@@ -234,6 +242,7 @@ pub async fn services(
         hasher,
         limits,
         jwks,
+        listing,
     })
 }
 
@@ -298,6 +307,7 @@ impl Application {
             limits: services.limits.clone(),
             trusted_proxies: settings.trusted_proxies.clone().into(),
             jwks: services.jwks.clone(),
+            listing: services.listing.clone(),
         };
         let workers = overrides.workers.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)

@@ -66,6 +66,9 @@ impl Modify for SecuritySchemes {
         routes::health::health,
         routes::health::ready,
         crate::metrics::scrape,
+        routes::listing::list_users,
+        routes::listing::search_users,
+        routes::listing::users_by_role,
     ),
     modifiers(&SecuritySchemes),
     tags(

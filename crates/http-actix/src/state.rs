@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use ipnet::IpNet;
-use roster_domain::services::{Accounts, Sessions};
+use roster_domain::services::{Accounts, Sessions, UserListing};
 
 use crate::rate_limit::RateLimits;
 
@@ -34,4 +34,6 @@ pub struct HttpState {
     pub trusted_proxies: Arc<[IpNet]>,
     /// The JWKS document served at `/.well-known/jwks.json`.
     pub jwks: Arc<serde_json::Value>,
+    /// Lists of users.
+    pub listing: UserListing,
 }

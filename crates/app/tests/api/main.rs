@@ -15,6 +15,7 @@ mod cli;
 mod helpers;
 mod journey;
 mod lifecycle;
+mod listing;
 mod me;
 mod outbox;
 mod protocol;

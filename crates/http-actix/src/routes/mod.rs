@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod health;
 pub mod lifecycle;
+pub mod listing;
 pub mod me;
 pub mod pages;
 pub mod sessions;
@@ -133,6 +134,15 @@ pub fn endpoints() -> Vec<Endpoint> {
         }),
         Endpoint::new("/api/users/me", Method::DELETE, || {
             web::delete().to(me::delete_me)
+        }),
+        Endpoint::new("/api/users", Method::GET, || {
+            web::get().to(listing::list_users)
+        }),
+        Endpoint::new("/api/users/search", Method::POST, || {
+            web::post().to(listing::search_users)
+        }),
+        Endpoint::new("/api/users/by-role/{role}", Method::GET, || {
+            web::get().to(listing::users_by_role)
         }),
     ]
 }
