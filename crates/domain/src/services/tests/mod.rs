@@ -7,6 +7,7 @@
 
 mod accounts;
 mod lifecycle;
+mod listing;
 mod mail_delivery;
 mod self_service;
 mod sessions;
