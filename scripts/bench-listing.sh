@@ -90,8 +90,13 @@ for backend in $backends; do
     ./target/release/roster &
   pid=$!
   for _ in $(seq 1 300); do curl -fs "$base/health" >/dev/null && break; sleep 0.1; done
-  access=$(curl -fs "$base/api/auth/login" -H "$json" -d "{\"login\":\"bench-admin\",\"password\":\"$password\"}" \
-    | field '["data"]["access_token"]')
+  access=""
+  for _ in $(seq 1 30); do
+    access=$(curl -fs "$base/api/auth/login" -H "$json" -d "{\"login\":\"bench-admin\",\"password\":\"$password\"}" \
+      | field '["data"]["access_token"]' 2>/dev/null) && break
+    sleep 1
+  done
+  [ -n "$access" ] || { echo "cannot log in as the bench ADMIN" >&2; exit 1; }
   auth="Authorization: Bearer $access"
 
   for scenario in "${scenarios[@]}"; do

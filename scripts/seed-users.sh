@@ -8,7 +8,8 @@
 # index and these rows are not decryptable, which listing never needs); name missing for
 # every 5th user, else `Person <i mod 100000>` (ties); status deactivated for i mod 20 = 0,
 # pending for i mod 20 = 1, else active; last login missing for even i, else one of 86,400
-# seconds (ties); created one second apart; every user USER, every 100th (i mod 100 = 3) also MANAGER;
+# seconds (ties); created one second apart from 2020 on, except pending users, created within
+# the last 22 hours (older pending accounts are deleted by the cleanup job at start); every user USER, every 100th (i mod 100 = 3) also MANAGER;
 # 30% in one of 50 tenants (`tenant-<i / 10 mod 50>`). Ids follow creation order (UUID v7 layout on
 # PostgreSQL; random 16-byte blobs on SQLite, which ties are broken by all the same).
 # Ends with ANALYZE so each planner knows the table's shape.
@@ -37,8 +38,10 @@ SELECT randomblob(16),
        CASE WHEN i % 2 = 0 THEN NULL
             ELSE strftime('%Y-%m-%d %H:%M:%S', '$base', '+400 days', '+' || (i % 86400) || ' seconds') END,
        i % 7,
-       strftime('%Y-%m-%d %H:%M:%S', '$base', '+' || i || ' seconds'),
-       strftime('%Y-%m-%d %H:%M:%S', '$base', '+' || i || ' seconds'),
+       CASE WHEN i % 20 = 1 THEN strftime('%Y-%m-%d %H:%M:%S', 'now', '-' || (i % 80000) || ' seconds')
+            ELSE strftime('%Y-%m-%d %H:%M:%S', '$base', '+' || i || ' seconds') END,
+       CASE WHEN i % 20 = 1 THEN strftime('%Y-%m-%d %H:%M:%S', 'now', '-' || (i % 80000) || ' seconds')
+            ELSE strftime('%Y-%m-%d %H:%M:%S', '$base', '+' || i || ' seconds') END,
        CASE WHEN i % 20 = 0 THEN strftime('%Y-%m-%d %H:%M:%S', '$base', '+' || i || ' seconds') END
 FROM s;
 INSERT INTO user_roles (user_id, role, created_at)
@@ -67,8 +70,10 @@ SELECT ('00000000-0000-7000-8000-' || lpad(to_hex(i), 12, '0'))::uuid,
        CASE WHEN i % 2 = 0 THEN NULL
             ELSE TIMESTAMP '$base' + INTERVAL '400 days' + (i % 86400) * INTERVAL '1 second' END,
        i % 7,
-       TIMESTAMP '$base' + i * INTERVAL '1 second',
-       TIMESTAMP '$base' + i * INTERVAL '1 second',
+       CASE WHEN i % 20 = 1 THEN date_trunc('second', now() AT TIME ZONE 'utc') - (i % 80000) * INTERVAL '1 second'
+            ELSE TIMESTAMP '$base' + i * INTERVAL '1 second' END,
+       CASE WHEN i % 20 = 1 THEN date_trunc('second', now() AT TIME ZONE 'utc') - (i % 80000) * INTERVAL '1 second'
+            ELSE TIMESTAMP '$base' + i * INTERVAL '1 second' END,
        CASE WHEN i % 20 = 0 THEN TIMESTAMP '$base' + i * INTERVAL '1 second' END
 FROM generate_series(1, $n) AS i;
 INSERT INTO user_roles (user_id, role, created_at)
@@ -76,7 +81,7 @@ SELECT ('00000000-0000-7000-8000-' || lpad(to_hex(i), 12, '0'))::uuid, 'USER', T
 FROM generate_series(1, $n) AS i;
 INSERT INTO user_roles (user_id, role, created_at)
 SELECT ('00000000-0000-7000-8000-' || lpad(to_hex(i), 12, '0'))::uuid, 'MANAGER', TIMESTAMP '$base'
-FROM generate_series(103, $n, 100) AS i;
+FROM generate_series(3, $n, 100) AS i;
 INSERT INTO tenant_memberships (user_id, tenant_id, role, is_main, created_at)
 SELECT ('00000000-0000-7000-8000-' || lpad(to_hex(i), 12, '0'))::uuid, 'tenant-' || (i / 10 % 50), 'USER', TRUE, TIMESTAMP '$base'
 FROM generate_series(1, $n) AS i WHERE i % 10 < 3;

@@ -143,8 +143,17 @@ fn segments(query: &UserListQuery) -> Vec<Segment> {
 }
 
 /// The users table filtered by `$f` (a `&Filters`), boxed for the connection's backend.
+///
+/// Role and tenant filters are a correlated `EXISTS` for a page (probe the membership's primary
+/// key for each row met along the sort index, which stops once the page is full), and an
+/// `IN (SELECT user_id ...)` for a count (with `count`: driven from the membership's
+/// `(role|tenant_id, user_id)` index instead of probing a million users).
 macro_rules! filtered {
-    ($f:expr) => {{
+    ($f:expr) => {
+        filtered!($f, page)
+    };
+    ($f:expr, $purpose:ident) => {{
+        let counting = stringify!($purpose) == "count";
         let f: &Filters = $f;
         let mut q = users::table.into_boxed();
         if let Some(status) = f.status {
@@ -170,18 +179,38 @@ macro_rules! filtered {
             );
         }
         if let Some(role) = &f.role {
-            q = q.filter(exists(
-                user_roles::table
-                    .filter(user_roles::user_id.eq(users::id))
-                    .filter(user_roles::role.eq(role.clone())),
-            ));
+            q = if counting {
+                q.filter(
+                    users::id.eq_any(
+                        user_roles::table
+                            .filter(user_roles::role.eq(role.clone()))
+                            .select(user_roles::user_id),
+                    ),
+                )
+            } else {
+                q.filter(exists(
+                    user_roles::table
+                        .filter(user_roles::user_id.eq(users::id))
+                        .filter(user_roles::role.eq(role.clone())),
+                ))
+            };
         }
         if let Some(tenant) = &f.tenant_id {
-            q = q.filter(exists(
-                tenant_memberships::table
-                    .filter(tenant_memberships::user_id.eq(users::id))
-                    .filter(tenant_memberships::tenant_id.eq(tenant.clone())),
-            ));
+            q = if counting {
+                q.filter(
+                    users::id.eq_any(
+                        tenant_memberships::table
+                            .filter(tenant_memberships::tenant_id.eq(tenant.clone()))
+                            .select(tenant_memberships::user_id),
+                    ),
+                )
+            } else {
+                q.filter(exists(
+                    tenant_memberships::table
+                        .filter(tenant_memberships::user_id.eq(users::id))
+                        .filter(tenant_memberships::tenant_id.eq(tenant.clone())),
+                ))
+            };
         }
         q
     }};
@@ -189,8 +218,11 @@ macro_rules! filtered {
 
 /// `filtered!` narrowed to one segment of `$sort` in `$order`, without ordering.
 macro_rules! in_segment {
-    ($f:expr, $segment:expr, $sort:expr, $order:expr) => {{
-        let mut q = filtered!($f);
+    ($f:expr, $segment:expr, $sort:expr, $order:expr) => {
+        in_segment!($f, $segment, $sort, $order, page)
+    };
+    ($f:expr, $segment:expr, $sort:expr, $order:expr, $purpose:ident) => {{
+        let mut q = filtered!($f, $purpose);
         let cmp = match $order {
             SortOrder::Asc => ">",
             SortOrder::Desc => "<",
@@ -307,7 +339,7 @@ impl DieselUserDirectory {
         let wanted = query.limit.saturating_add(1);
         crate::with_conn!(self.db, conn => {
             let total: Option<u64> = if query.wants_totals() {
-                let n: i64 = filtered!(&f).count().get_result(conn).await?;
+                let n: i64 = filtered!(&f, count).count().get_result(conn).await?;
                 Some(to_u64(n))
             } else {
                 None
@@ -321,7 +353,7 @@ impl DieselUserDirectory {
                     break;
                 }
                 if skip > 0 && i < last {
-                    let n: i64 = in_segment!(&f, segment, sort, order)
+                    let n: i64 = in_segment!(&f, segment, sort, order, count)
                         .count()
                         .get_result(conn)
                         .await?;
