@@ -529,7 +529,36 @@ async fn a_service_lists_users_like_an_admin_and_pages_by_cursor(kind: BackendKi
     assert_eq!((unknown.status, unknown.code()), (400, "unknown_field"));
 }
 
+async fn an_external_id_that_is_no_username_is_made_one(kind: BackendKind) {
+    let app = spawn_admin_app(kind, Some(KEYS)).await;
+    for (external_id, expected) in [("7", "7__"), ("tg:42", "tg42"), ("tg.42", "tg.42")] {
+        let created = call(
+            &app,
+            Method::PUT,
+            &format!("/internal/users/by-external-id/{external_id}"),
+            Some(CRM),
+            Some(&json!({"name": "Made Up"})),
+        )
+        .await;
+        assert_eq!(created.status, 201, "{external_id}: {created:?}");
+        assert_eq!(created.body["data"]["username"], expected);
+        assert_eq!(created.body["data"]["external_id"], external_id);
+    }
+    // A second id whose username would clash gets the next free one.
+    let clash = call(
+        &app,
+        Method::PUT,
+        "/internal/users/by-external-id/tg::42",
+        Some(CRM),
+        Some(&json!({})),
+    )
+    .await;
+    assert_eq!(clash.status, 201, "{clash:?}");
+    assert_eq!(clash.body["data"]["username"], "tg42-2");
+}
+
 on_both_backends!(
+    an_external_id_that_is_no_username_is_made_one,
     a_service_lists_users_like_an_admin_and_pages_by_cursor,
     the_internal_api_needs_a_configured_key,
     a_service_provisions_reads_changes_and_deletes_users,

@@ -538,7 +538,8 @@ impl Administration {
     }
 
     /// The username of a new user: the given one, else the external id if it is a valid
-    /// username, else the email's local part made valid and unique.
+    /// username, else the external id or (without one) the email's local part made valid and
+    /// unique (`7` gives `7__`, `tg:42` gives `tg42`, then `-2`, `-3`... on a clash).
     async fn pick_username(
         &self,
         checked: &CheckedCreation,
@@ -554,16 +555,22 @@ impl Administration {
         {
             return Ok(username);
         }
-        let Some(email) = &checked.email else {
-            return Err(AdminError::Invalid(ValidationErrors(vec![
-                FieldError::new(
-                    "username",
-                    "required",
-                    "username is required when neither email nor a valid external_id gives one",
-                ),
-            ])));
+        // An external id that is no username as it stands ("7", "tg:42") is made one, as an
+        // email's local part is: the integrator asked for no particular username.
+        let source = match (&checked.external_id, &checked.email) {
+            (Some(external_id), _) => external_id.clone(),
+            (None, Some(email)) => email.local_part().to_owned(),
+            (None, None) => {
+                return Err(AdminError::Invalid(ValidationErrors(vec![
+                    FieldError::new(
+                        "username",
+                        "required",
+                        "username is required when neither email nor external_id gives one",
+                    ),
+                ])));
+            }
         };
-        let base = Username::derive_base(email.local_part());
+        let base = Username::derive_base(&source);
         for n in (1 + attempt)..=(USERNAME_ATTEMPTS + attempt) {
             if let Some(candidate) = Username::candidate(&base, n)
                 && !self.ports.users.username_exists(&candidate).await?
