@@ -42,6 +42,11 @@ async fn audit_log_contract() {
 }
 
 #[tokio::test]
+async fn user_administration_contract() {
+    contract::user_administration_contract(store).await;
+}
+
+#[tokio::test]
 async fn the_full_contract_holds_every_check_once() {
     let names: Vec<_> = contract::all_checks().iter().map(|c| c.name).collect();
     let mut unique = names.clone();

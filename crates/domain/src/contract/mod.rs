@@ -22,7 +22,8 @@
 //!
 //! The suite is split by port, one module and one entry point each:
 //! [`user_repository_contract`], [`session_repository_contract`], [`outbox_contract`],
-//! [`maintenance_contract`] and [`audit_log_contract`]; [`full_contract`] runs them all.
+//! [`maintenance_contract`], [`audit_log_contract`] and [`user_administration_contract`];
+//! [`full_contract`] runs them all.
 //! A check that fails panics (it is test code), after the runner has printed its name on
 //! standard error.
 //!
@@ -47,7 +48,9 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
-use crate::ports::{AuditLog, Maintenance, Outbox, SessionRepository, UserRepository};
+use crate::ports::{
+    AuditLog, Maintenance, Outbox, SessionRepository, UserAdministration, UserRepository,
+};
 
 use fixtures::{
     due_mail, is_live, login_event, new_user, plain, rotation, session_for, t0, user_with_session,
@@ -59,6 +62,7 @@ pub mod fixtures;
 pub mod maintenance;
 pub mod outbox;
 pub mod sessions;
+pub mod user_administration;
 pub mod users;
 
 // Ports that hold no data: each takes the adapter itself.
@@ -85,6 +89,8 @@ pub struct Store {
     pub outbox: Arc<dyn Outbox>,
     /// Housekeeping.
     pub maintenance: Arc<dyn Maintenance>,
+    /// Administration: changes of other users, roles, the audit log as read back.
+    pub admin: Arc<dyn UserAdministration>,
     /// Whatever must live as long as the ports (a throwaway database's guard), dropped with
     /// the store at the end of the check.
     pub keep_alive: Option<Box<dyn Any + Send + Sync>>,
@@ -98,6 +104,7 @@ impl Store {
         audit: Arc<dyn AuditLog>,
         outbox: Arc<dyn Outbox>,
         maintenance: Arc<dyn Maintenance>,
+        admin: Arc<dyn UserAdministration>,
     ) -> Self {
         Self {
             users,
@@ -105,6 +112,7 @@ impl Store {
             audit,
             outbox,
             maintenance,
+            admin,
             keep_alive: None,
         }
     }
@@ -203,6 +211,15 @@ where
     run(&audit_log::checks(), make).await;
 }
 
+/// Runs every [`UserAdministration`] check (see [`user_administration`]).
+pub async fn user_administration_contract<F, Fut>(make: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Store>,
+{
+    run(&user_administration::checks(), make).await;
+}
+
 /// Every check of every port.
 pub fn all_checks() -> Vec<Check> {
     let mut all = users::checks();
@@ -210,6 +227,7 @@ pub fn all_checks() -> Vec<Check> {
     all.extend(outbox::checks());
     all.extend(maintenance::checks());
     all.extend(audit_log::checks());
+    all.extend(user_administration::checks());
     all
 }
 
