@@ -14,9 +14,10 @@
 //!   or your own code                   services::Sessions         ports::SessionRepository
 //!                                      services::MailDelivery     ports::AuditLog, Outbox
 //!                                      services::Cleanup          ports::Maintenance
+//!                                      services::Administration   ports::UserAdministration
 //!                                      (rules in user, role,      ports::PasswordHasher
-//!                                       session, token, audit)    ports::AccessTokens,
-//!                                                                 SecretTokens, MailSender,
+//!                                       session, token, audit,    ports::AccessTokens,
+//!                                       policy)                   SecretTokens, MailSender,
 //!                                                                 Clock
 //! ```
 //!
@@ -28,7 +29,8 @@
 //! * [`services`]: the use cases. [`services::Accounts`] registers, confirms, resets
 //!   passwords, updates and erases accounts; [`services::Sessions`] logs in, authenticates,
 //!   refreshes and logs out; [`services::MailDelivery`] drains the outbox;
-//!   [`services::Cleanup`] removes what went stale.
+//!   [`services::Cleanup`] removes what went stale; [`services::Administration`] changes
+//!   other users, roles and memberships, as [`policy::Policy`] allows.
 //! * [`error`]: per-field validation errors and the opaque [`InfraError`] of adapters.
 //!
 //! ## Wiring
