@@ -44,3 +44,6 @@ bench:
 # The per-request session check through HTTP, on SQLite and PostgreSQL (results: docs/benchmarks.md).
 bench-session:
     cargo test --release -p roster-app --test api -- --ignored --nocapture --test-threads 1 bench_session_check
+# Listing at 1,000,000 users on SQLite and PostgreSQL, page 1 and deep cursor for each sort and filter.
+bench-listing:
+    bash scripts/bench-listing.sh

@@ -3,12 +3,15 @@
 # PostgreSQL, and drives load with wrk from a separate process. Writes the table into
 # docs/benchmarks.md between the BENCH markers, and prints it.
 # Environment: BENCH_DURATION (seconds per scenario, default 15), BENCH_BACKENDS
-# (default "sqlite postgres"), ROSTER_TEST_POSTGRES_URL (admin URL of the PostgreSQL server).
+# (default "sqlite postgres"), ROSTER_TEST_POSTGRES_URL (admin URL of the PostgreSQL server),
+# BENCH_USERS (users seeded by scripts/seed-users.sh before the list scenarios, default
+# 1,000,000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration="${BENCH_DURATION:-15}"
 backends="${BENCH_BACKENDS:-sqlite postgres}"
 pg_admin="${ROSTER_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+bench_users="${BENCH_USERS:-1000000}"
 cost=12
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
@@ -46,7 +49,9 @@ for backend in $backends; do
   port=$(free_port)
   base="http://127.0.0.1:$port"
   ROSTER_CONFIG= ROSTER_DATA_DIR="$work/$backend" ROSTER_DATABASE_URL="$url" ROSTER_BIND="127.0.0.1:$port" \
-    ROSTER_DATABASE_POOL_SIZE=16 ROSTER_RATE_LIMITS=off ROSTER_LOG=warn ./target/release/roster &
+    ROSTER_DATABASE_POOL_SIZE=16 ROSTER_RATE_LIMITS=off ROSTER_LOG=warn \
+    ROSTER_BOOTSTRAP_ADMIN_EMAIL=bench-admin@example.com ROSTER_BOOTSTRAP_ADMIN_PASSWORD='Str0ng!pass' \
+    ./target/release/roster &
   pid=$!
   for _ in $(seq 1 100); do curl -fs "$base/health" >/dev/null && break; sleep 0.1; done
 
@@ -138,6 +143,23 @@ LUA
   s=$(summarise "$work/register.txt"); rps=${s%%|*}
   eff=$(awk -v r="$rps" -v l="$limit" 'BEGIN {printf "%.0f%%", 100 * r / l}')
   rows+=("| $backend | \`POST /api/auth/register\` | 16 | $(echo "$s" | sed 's/|/ | /g') | $eff of $limit/s |")
+
+  # Listing at depth: seed users with bulk SQL, then page 1 (page number, with its COUNT) and
+  # a page about 80% deep by cursor (scripts/bench-listing.sh measures every sort and filter).
+  bash scripts/seed-users.sh "$url" "$bench_users" >/dev/null
+  admin=$(curl -fs "$base/api/auth/login" -H "$json" -d '{"login":"bench-admin","password":"Str0ng!pass"}' \
+    | python3 -c 'import sys,json; print(json.load(sys.stdin)["data"]["access_token"])')
+  wrk -t1 -c8 -d"${duration}s" --timeout 30s --latency -H "Authorization: Bearer $admin" \
+    "$base/api/users?limit=20" > "$work/users-page1.txt"
+  rows+=("| $backend | users_page1: \`GET /api/users?limit=20\` over $bench_users users (with COUNT) | 8 | $(summarise "$work/users-page1.txt" | sed 's/|/ | /g') | |")
+  total=$(curl -fs -H "Authorization: Bearer $admin" "$base/api/users?limit=20" \
+    | python3 -c 'import sys,json; print(json.load(sys.stdin)["meta"]["total_items"])')
+  deep=$(( total * 8 / 10 / 20 ))
+  cursor=$(curl -fs -H "Authorization: Bearer $admin" "$base/api/users?limit=20&page=$deep" \
+    | python3 -c 'import sys,json; print(json.load(sys.stdin)["meta"]["next_cursor"])')
+  wrk -t1 -c8 -d"${duration}s" --timeout 30s --latency -H "Authorization: Bearer $admin" \
+    "$base/api/users?limit=20&cursor=$cursor" > "$work/users-deep.txt"
+  rows+=("| $backend | users_deep_cursor: page $((deep + 1)) of \`GET /api/users?limit=20\` by cursor | 8 | $(summarise "$work/users-deep.txt" | sed 's/|/ | /g') | |")
 
   peak=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$pid/status")
   rows+=("| $backend | peak server memory (VmHWM) | | ${peak} MiB | | | |")

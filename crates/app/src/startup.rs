@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
-use roster_crypto::{BcryptHasher, JwtAccessTokens, RandomSecretTokens};
+use roster_crypto::{BcryptHasher, HmacCursors, JwtAccessTokens, RandomSecretTokens};
 use roster_domain::ports::{Clock, SystemClock, UserRepository};
 use roster_domain::services::{
     Accounts, AccountsConfig, AccountsPorts, Cleanup, CleanupConfig, MailDelivery, NewAdmin,
-    RetryPolicy, Sessions, SessionsPorts,
+    RetryPolicy, Sessions, SessionsPorts, UserListing,
 };
 use roster_domain::session::SessionPolicy;
 use roster_http_actix::rate_limit::{CounterStore, InMemoryCounters, RateLimits, RedisCounters};
@@ -17,7 +17,7 @@ use roster_http_actix::{HttpState, Readiness};
 use roster_mailer::{Mailer, MailerConfig, Transport};
 use roster_persistence_diesel::{
     Database, DatabaseConfig, DieselAuditLog, DieselMaintenance, DieselOutbox,
-    DieselSessionRepository, DieselUserRepository, EmailKeys,
+    DieselSessionRepository, DieselUserDirectory, DieselUserRepository, EmailKeys,
 };
 use tokio::sync::{Notify, watch};
 
@@ -124,6 +124,8 @@ pub struct Services {
     pub jwks: Arc<serde_json::Value>,
     /// Administration.
     pub administration: roster_domain::services::Administration,
+    /// Lists of users.
+    pub listing: UserListing,
 }
 
 /// Builds the services over a migrated database.
@@ -176,6 +178,12 @@ pub async fn services(
         .context("ROSTER_JWT_SECRET / ROSTER_JWT_ISSUER / ROSTER_JWT_AUDIENCE")?,
     });
     let jwks = Arc::new(access_tokens.jwks());
+    // List cursors are sealed with a key derived from the JWT secret (which every instance
+    // shares) under a label of its own; see docs/api.md.
+    let listing = UserListing::new(
+        Arc::new(DieselUserDirectory::new(database.clone())),
+        Arc::new(HmacCursors::derived_from(&secrets.jwt_secret)),
+    );
     let accounts = Accounts::new(
         AccountsPorts {
             users: users.clone(),
@@ -272,6 +280,7 @@ pub async fn services(
         limits,
         jwks,
         administration,
+        listing,
     })
 }
 
@@ -338,6 +347,7 @@ impl Application {
             jwks: services.jwks.clone(),
             administration: services.administration.clone(),
             internal_keys: settings.internal_api_keys.clone(),
+            listing: services.listing.clone(),
         };
         let workers = overrides.workers.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)

@@ -8,6 +8,7 @@
 //! | `PasswordHasher` | [`BcryptHasher`] | bcrypt (`$2b$`), on tokio's blocking pool |
 //! | `AccessTokens` | [`JwtAccessTokens`] | JWT, HS256 (EdDSA can join as another key kind) |
 //! | `SecretTokens` | [`RandomSecretTokens`] | 32 bytes from the OS CSPRNG, SHA-256 |
+//! | `CursorCodec` | [`HmacCursors`] | HMAC-SHA256 over the list position and its query |
 //!
 //! Invariants this crate keeps:
 //!
@@ -30,10 +31,12 @@
 //!   compared directly (API keys) without leaking where they differ.
 //! * No key, secret, password or token appears in a `Debug` output or a log line.
 
+mod cursor;
 mod jwt;
 mod password;
 mod secret;
 
+pub use cursor::HmacCursors;
 pub use jwt::{JwtAccessTokens, JwtConfigError, MIN_HS256_SECRET_BYTES};
 pub use password::{BcryptHasher, HasherConfigError, MAX_COST, MIN_COST};
 pub use secret::{RandomSecretTokens, SECRET_BYTES, constant_time_eq, sha256_hex};

@@ -145,6 +145,7 @@ pub mod audit;
 #[cfg(feature = "contract-tests")]
 pub mod contract;
 pub mod error;
+pub mod listing;
 pub mod mail;
 #[cfg(feature = "memory")]
 pub mod memory;

@@ -899,3 +899,49 @@ pub trait UserAdministration: Send + Sync {
     /// [`InfraError`] when storage fails.
     async fn audit_events(&self, query: AuditQuery) -> Result<AuditPage, InfraError>;
 }
+
+/// Reading many users at once: filtered, sorted, paged lists.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait UserDirectory: Send + Sync {
+    /// One page of the users `query` selects, complete with roles and memberships.
+    ///
+    /// * MUST show only users whose status is in [`crate::listing::UserFilters::statuses`]
+    ///   and who match every other filter: `email_key` and `username_key` exactly, `q` as a
+    ///   substring of the username key or the lowercased name with `%`, `_` and `\` taken
+    ///   literally, `role` and `tenant_id` by membership.
+    /// * MUST order by the sort key, then by id, both in `query.order`; a missing key (no
+    ///   name, never logged in) MUST sort as the smallest value (first in `asc`, last in
+    ///   `desc`).
+    /// * With [`crate::listing::Paging::Page`] MUST skip [`crate::listing::UserListQuery::offset`] users; with
+    ///   [`crate::listing::Paging::After`] MUST start right after the keyset position (the
+    ///   users strictly after `(value, id)` in that order), and SHOULD cost the same at any
+    ///   depth (an index range, never an offset).
+    /// * MUST return at most `query.limit` users and say in `has_more` whether more follow.
+    /// * MUST fill `total` (users matching the filters, all pages) when
+    ///   [`crate::listing::UserListQuery::wants_totals`], and SHOULD leave it `None` otherwise.
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails.
+    async fn list(
+        &self,
+        query: &crate::listing::UserListQuery,
+    ) -> Result<crate::listing::UserPage, InfraError>;
+
+    /// Whether a role of this name exists (built in or custom).
+    ///
+    /// # Errors
+    /// [`InfraError`] when storage fails.
+    async fn role_exists(&self, role: &crate::role::RoleName) -> Result<bool, InfraError>;
+}
+
+/// Seals list positions into opaque, tamper-evident cursors bound to their query.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait CursorCodec: Send + Sync {
+    /// The cursor for `keyset`, bound to `binding` ([`crate::listing::UserListQuery::binding`]). URL-safe.
+    fn seal(&self, binding: &str, keyset: &crate::listing::Keyset) -> String;
+
+    /// The position in `cursor`, if it was sealed by this codec for this same `binding` and
+    /// not altered since; `None` otherwise. MUST check the seal in constant time.
+    fn open(&self, binding: &str, cursor: &str) -> Option<crate::listing::Keyset>;
+}

@@ -382,3 +382,30 @@ pub struct HealthBody {
     #[schema(value_type = String, example = "ok")]
     pub status: &'static str,
 }
+
+/// The `meta` of a paged list of users. `total_items` and `total_pages` are left out of a
+/// page asked by cursor unless `count=true`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PageMeta {
+    /// Page number, from 1 (a cursor knows the number of the page it leads to).
+    pub page: u64,
+    /// Page size.
+    pub limit: u64,
+    /// Items across all pages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_items: Option<u64>,
+    /// Pages: `total_items / limit`, rounded up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_pages: Option<u64>,
+    /// Cursor of the next page; `null` on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// A paged list answer: `{"data": [...], "meta": {...}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PagedList<T> {
+    /// The items of this page.
+    pub data: Vec<T>,
+    /// Paging facts.
+    pub meta: PageMeta,
+}

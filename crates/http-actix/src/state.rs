@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use ipnet::IpNet;
-use roster_domain::services::{Accounts, Sessions};
+use roster_domain::services::{Accounts, Sessions, UserListing};
 
 use crate::rate_limit::RateLimits;
 
@@ -39,4 +39,6 @@ pub struct HttpState {
     /// The internal API's keys (`ROSTER_INTERNAL_API_KEYS`); empty: the internal API
     /// answers 401.
     pub internal_keys: crate::api_key::InternalKeys,
+    /// Lists of users.
+    pub listing: UserListing,
 }

@@ -22,6 +22,7 @@
 mod admin;
 pub mod db;
 mod error;
+mod listing;
 mod maintenance;
 mod models;
 mod outbox;
@@ -36,6 +37,7 @@ pub mod vault;
 
 pub use admin::DieselUserAdministration;
 pub use db::{BackendKind, Database, DatabaseConfig, SetupError, redact_url};
+pub use listing::DieselUserDirectory;
 pub use maintenance::DieselMaintenance;
 pub use outbox::DieselOutbox;
 pub use rekey::RekeyReport;

@@ -463,7 +463,74 @@ async fn concurrent_upserts_of_one_new_id_create_exactly_one_user(kind: BackendK
     assert_eq!(audit.body["meta"]["total_items"], 1, "one creation");
 }
 
+async fn a_service_lists_users_like_an_admin_and_pages_by_cursor(kind: BackendKind) {
+    let app = spawn_admin_app(kind, Some(KEYS)).await;
+    for n in 0..5 {
+        let created = call(
+            &app,
+            Method::POST,
+            "/internal/users",
+            Some(CRM),
+            Some(&json!({"external_id": format!("svc-{n}"), "name": format!("Listed {n}")})),
+        )
+        .await;
+        assert_eq!(created.status, 201, "{created:?}");
+    }
+    let refused = call(&app, Method::GET, "/internal/users", None, None).await;
+    assert_eq!((refused.status, refused.code()), (401, "missing_api_key"));
+    let wrong = call(
+        &app,
+        Method::GET,
+        "/internal/users",
+        Some("nope-0123456789abcdef"),
+        None,
+    )
+    .await;
+    assert_eq!(wrong.status, 401);
+
+    // Two pages of two by cursor, then the rest: the five services' users, each once, in
+    // creation order (the bootstrap admin is filtered out by `q`).
+    let mut seen = Vec::new();
+    let mut path = "/internal/users?q=listed&sort=created_at&order=asc&limit=2".to_owned();
+    loop {
+        let page = call(&app, Method::GET, &path, Some(CRM), None).await;
+        assert_eq!(page.status, 200, "{page:?}");
+        for user in page.body["data"].as_array().unwrap() {
+            seen.push(user["external_id"].as_str().unwrap().to_owned());
+        }
+        match page.body["meta"]["next_cursor"].as_str() {
+            Some(cursor) => {
+                path = format!(
+                    "/internal/users?q=listed&sort=created_at&order=asc&limit=2&cursor={cursor}"
+                );
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["svc-0", "svc-1", "svc-2", "svc-3", "svc-4"]);
+
+    let bad = call(
+        &app,
+        Method::GET,
+        "/internal/users?limit=0",
+        Some(CRM),
+        None,
+    )
+    .await;
+    assert_eq!(bad.status, 422, "{bad:?}");
+    let unknown = call(
+        &app,
+        Method::GET,
+        "/internal/users?colour=red",
+        Some(CRM),
+        None,
+    )
+    .await;
+    assert_eq!((unknown.status, unknown.code()), (400, "unknown_field"));
+}
+
 on_both_backends!(
+    a_service_lists_users_like_an_admin_and_pages_by_cursor,
     the_internal_api_needs_a_configured_key,
     a_service_provisions_reads_changes_and_deletes_users,
     the_last_admin_rule_holds_for_services_too,

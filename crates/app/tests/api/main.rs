@@ -18,6 +18,7 @@ mod helpers;
 mod internal;
 mod journey;
 mod lifecycle;
+mod listing;
 mod me;
 mod outbox;
 mod protocol;

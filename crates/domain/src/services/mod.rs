@@ -3,6 +3,7 @@
 mod accounts;
 mod admin;
 mod cleanup;
+mod listing;
 mod mail_delivery;
 mod self_service;
 mod sessions;
@@ -18,6 +19,7 @@ pub use admin::{
     AuditQueryInput, CreateUserInput, MAX_EXTERNAL_ID_LEN, parse_external_id,
 };
 pub use cleanup::{CLEANUP_JOB, Cleanup, CleanupConfig};
+pub use listing::{ListError, UserList, UserListing};
 pub use mail_delivery::{DeliveryReport, MailDelivery, RetryPolicy};
 pub use self_service::{DeleteMeError, UpdateMeError, UpdateMeInput};
 pub use sessions::{

@@ -119,6 +119,28 @@ pub struct DeleteQuery {
     pub hard: Option<bool>,
 }
 
+/// `GET /internal/users`: the same listing as `GET /api/users`, for a service key.
+#[utoipa::path(
+    get, path = "/internal/users", tag = "internal",
+    security(("api_key" = [])),
+    params(crate::routes::listing::ListUsersParams),
+    responses(
+        (status = 200, description = "One page of users, exactly as `GET /api/users` answers (filters, sort, `next_cursor`)", body = crate::dto::PagedList<UserBody>),
+        (status = 400, description = "`unknown_field` or `invalid_query`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`missing_api_key` or `invalid_api_key` (also while no key is configured)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A value out of range or malformed, `cursor` with `page`, `invalid_cursor`, `unknown_role`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_users(
+    state: web::Data<HttpState>,
+    _key: ServiceKey,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    // Services bypass user roles (the spec); the key was checked by the extractor.
+    let query = crate::routes::listing::list_query(&state, req.query_string())?;
+    crate::routes::listing::list_response(&state, &query).await
+}
+
 /// `GET /internal/users/{id}`.
 #[utoipa::path(
     get, path = "/internal/users/{id}", tag = "internal",

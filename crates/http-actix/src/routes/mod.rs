@@ -5,6 +5,7 @@ pub mod auth;
 pub mod health;
 pub mod internal;
 pub mod lifecycle;
+pub mod listing;
 pub mod me;
 pub mod pages;
 pub mod sessions;
@@ -189,6 +190,9 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint::new("/api/audit-events", Method::GET, || {
             web::get().to(admin::audit_events)
         }),
+        Endpoint::new("/internal/users", Method::GET, || {
+            web::get().to(internal::list_users)
+        }),
         Endpoint::new("/internal/users", Method::POST, || {
             web::post().to(internal::create_user)
         }),
@@ -211,6 +215,15 @@ pub fn endpoints() -> Vec<Endpoint> {
             Method::PUT,
             || web::put().to(internal::upsert),
         ),
+        Endpoint::new("/api/users", Method::GET, || {
+            web::get().to(listing::list_users)
+        }),
+        Endpoint::new("/api/users/search", Method::POST, || {
+            web::post().to(listing::search_users)
+        }),
+        Endpoint::new("/api/users/by-role/{role}", Method::GET, || {
+            web::get().to(listing::users_by_role)
+        }),
     ]
 }
 

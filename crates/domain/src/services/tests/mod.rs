@@ -8,6 +8,7 @@
 mod accounts;
 mod admin;
 mod lifecycle;
+mod listing;
 mod mail_delivery;
 mod self_service;
 mod sessions;
