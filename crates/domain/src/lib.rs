@@ -15,9 +15,11 @@
 //!                                      services::MailDelivery     ports::AuditLog, Outbox
 //!                                      services::Cleanup          ports::Maintenance
 //!                                      services::Administration   ports::UserAdministration
-//!                                      (rules in user, role,      ports::PasswordHasher
-//!                                       session, token, audit,    ports::AccessTokens,
-//!                                       policy)                   SecretTokens, MailSender,
+//!                                      services::UserListing      ports::UserDirectory,
+//!                                      (rules in user, role,      CursorCodec
+//!                                       session, token, audit,    ports::PasswordHasher
+//!                                       policy, listing)          ports::AccessTokens,
+//!                                                                 SecretTokens, MailSender,
 //!                                                                 Clock
 //! ```
 //!
@@ -30,7 +32,8 @@
 //!   passwords, updates and erases accounts; [`services::Sessions`] logs in, authenticates,
 //!   refreshes and logs out; [`services::MailDelivery`] drains the outbox;
 //!   [`services::Cleanup`] removes what went stale; [`services::Administration`] changes
-//!   other users, roles and memberships, as [`policy::Policy`] allows.
+//!   other users, roles and memberships, as [`policy::Policy`] allows;
+//!   [`services::UserListing`] answers filtered, paged lists of users.
 //! * [`error`]: per-field validation errors and the opaque [`InfraError`] of adapters.
 //!
 //! ## Wiring

@@ -6,9 +6,9 @@
 //! [`MemoryStore`] holds roles, users with their roles and tenant memberships, tokens,
 //! sessions, the outbox, the audit log and job leases behind one lock, and hands out one
 //! adapter per storage port, all sharing that data: [`MemoryUserRepository`],
-//! [`MemorySessionRepository`], [`MemoryAuditLog`], [`MemoryOutbox`], [`MemoryMaintenance`]
-//! and [`MemoryUserAdministration`]. They keep the same promises as the database
-//! adapters, and pass the same contract suite (`roster_domain::contract`):
+//! [`MemorySessionRepository`], [`MemoryAuditLog`], [`MemoryOutbox`], [`MemoryMaintenance`],
+//! [`MemoryUserAdministration`] and [`MemoryUserDirectory`]. They keep the same promises as
+//! the database adapters, and pass the same contract suite (`roster_domain::contract`):
 //!
 //! * every port call takes the lock once and checks everything before changing anything,
 //!   so a call is one transaction: all of its effects or none;
@@ -24,9 +24,10 @@
 //!
 //! # Other ports: test stand-ins, not for production
 //!
-//! [`TestPasswordHasher`], [`TestAccessTokens`], [`TestSecretTokens`] and [`TestMailbox`]
-//! keep their ports' semantics (a hash verifies only its own password, an access token
-//! expires at `exp`, a secret's hash is stable) but are **insecure by design**: fast, keyed
+//! [`TestPasswordHasher`], [`TestAccessTokens`], [`TestSecretTokens`], [`TestCursorCodec`]
+//! and [`TestMailbox`] keep their ports' semantics (a hash verifies only its own password, an
+//! access token expires at `exp`, a secret's hash is stable, a cursor opens only unaltered and
+//! for its own query) but are **insecure by design**: fast, keyed
 //! with fixed values, deterministic. The `Test` prefix is there so that nobody wires them
 //! into a service by mistake. For time, [`ManualClock`] (re-exported from [`crate::ports`]).
 //!
@@ -47,6 +48,8 @@
 mod access_tokens;
 mod admin;
 mod audit_log;
+mod cursor;
+mod directory;
 mod hasher;
 mod mailbox;
 mod maintenance;
@@ -72,6 +75,8 @@ use crate::user::{Email, PasswordHash, User, UserId};
 pub use access_tokens::TestAccessTokens;
 pub use admin::MemoryUserAdministration;
 pub use audit_log::MemoryAuditLog;
+pub use cursor::TestCursorCodec;
+pub use directory::MemoryUserDirectory;
 pub use hasher::{TEST_HASH_PREFIX, TestPasswordHasher};
 pub use mailbox::TestMailbox;
 pub use maintenance::MemoryMaintenance;
@@ -285,6 +290,11 @@ impl MemoryStore {
         MemoryUserAdministration::new(self.shared.clone())
     }
 
+    /// The [`crate::ports::UserDirectory`] over this store.
+    pub fn directory(&self) -> MemoryUserDirectory {
+        MemoryUserDirectory::new(self.shared.clone())
+    }
+
     /// The [`crate::ports::AuditLog`] over this store.
     pub fn audit_log(&self) -> MemoryAuditLog {
         MemoryAuditLog::new(self.shared.clone())
@@ -325,6 +335,7 @@ impl MemoryStore {
             Arc::new(self.outbox()),
             Arc::new(self.maintenance()),
             Arc::new(self.admin()),
+            Arc::new(self.directory()),
         )
     }
 }
