@@ -9,7 +9,7 @@
 //! feature `contract-tests`): the same checks the in-memory test stand-ins pass.
 
 use chrono::{TimeZone, Utc};
-use roster_crypto::{BcryptHasher, JwtAccessTokens, RandomSecretTokens};
+use roster_crypto::{BcryptHasher, HmacCursors, JwtAccessTokens, RandomSecretTokens};
 use roster_domain::contract;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -34,4 +34,9 @@ fn hs256_tokens_keep_the_access_tokens_contract() {
 #[test]
 fn random_secrets_keep_the_secret_tokens_contract() {
     contract::secret_tokens_contract(&RandomSecretTokens::new());
+}
+
+#[test]
+fn hmac_cursors_keep_the_cursor_codec_contract() {
+    contract::cursor_codec_contract(&HmacCursors::derived_from(b"a secret for the contract"));
 }

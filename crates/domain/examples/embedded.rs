@@ -1,9 +1,10 @@
 //! Roster's rules embedded in another program, with no database, no HTTP and no bcrypt: the
-//! `Accounts` and `Sessions` use cases wired to the in-memory adapters (feature `memory`)
-//! and a clock that moves only when told to.
+//! `Accounts`, `Sessions` and `Administration` use cases wired to the in-memory adapters
+//! (feature `memory`) and a clock that moves only when told to.
 //!
 //! It walks an account through its life: register, confirm by the mailed link, log in,
-//! refresh (and catch a replayed refresh token), log out everywhere, and erase the account.
+//! refresh (and catch a replayed refresh token), get deactivated by an administrator (its
+//! session refused at once) and reactivated, log out everywhere, and erase the account.
 //!
 //! Run it with `cargo run -p roster-domain --example embedded --features memory`; the test
 //! `tests/embedded_example.rs` runs it under `cargo test --workspace`.
@@ -17,10 +18,12 @@ use roster_domain::audit::RequestContext;
 use roster_domain::memory::{
     MemoryStore, TestAccessTokens, TestMailbox, TestPasswordHasher, TestSecretTokens,
 };
+use roster_domain::policy::Caller;
 use roster_domain::ports::{Clock, ManualClock, UserRepository};
 use roster_domain::services::{
-    Accounts, AccountsConfig, AccountsPorts, AuthError, LoginError, LoginInput, MailDelivery,
-    RefreshError, RegisterInput, RetryPolicy, Sessions, SessionsPorts,
+    Accounts, AccountsConfig, AccountsPorts, AdminError, Administration, AdministrationPorts,
+    AuthError, CreateUserInput, LoginError, LoginInput, MailDelivery, RefreshError, RegisterInput,
+    RetryPolicy, Sessions, SessionsPorts,
 };
 use roster_domain::session::SessionPolicy;
 use roster_domain::user::PasswordAttempt;
@@ -38,11 +41,20 @@ fn ensure(holds: bool, what: &str) -> Result {
 
 const EMAIL: &str = "ada@example.com";
 const PASSWORD: &str = "Correct-Horse-42-Battery";
+const ADMIN_EMAIL: &str = "root@example.com";
+const ADMIN_PASSWORD: &str = "Staple-Admin-42-Battery";
 
 fn login_input() -> LoginInput {
     LoginInput {
         login: EMAIL.to_owned(),
         password: PasswordAttempt::new(PASSWORD),
+    }
+}
+
+fn admin_login() -> LoginInput {
+    LoginInput {
+        login: ADMIN_EMAIL.to_owned(),
+        password: PasswordAttempt::new(ADMIN_PASSWORD),
     }
 }
 
@@ -58,6 +70,12 @@ pub async fn run() -> Result {
     let users: Arc<dyn UserRepository> = Arc::new(store.users());
     let hasher = Arc::new(TestPasswordHasher::new());
     let secrets = Arc::new(TestSecretTokens::new());
+    let administration = Administration::new(AdministrationPorts {
+        users: users.clone(),
+        admin: Arc::new(store.admin()),
+        hasher: hasher.clone(),
+        clock: clock.clone(),
+    });
     let accounts = Accounts::new(
         AccountsPorts {
             users: users.clone(),
@@ -95,6 +113,26 @@ pub async fn run() -> Result {
         RetryPolicy::default(),
     );
     let ctx = RequestContext::default();
+
+    // --- an administrator, created by the program itself (as `roster create-admin` does) ---
+    let root = administration
+        .create_user(
+            &Caller::System,
+            CreateUserInput {
+                email: Some(ADMIN_EMAIL.to_owned()),
+                password: Some(ADMIN_PASSWORD.to_owned()),
+                roles: Some(vec!["ADMIN".to_owned()]),
+                email_verified: Some(true),
+                ..CreateUserInput::default()
+            },
+            &ctx,
+        )
+        .await?;
+    println!(
+        "administrator {} created, roles {:?}",
+        root.username.as_str(),
+        root.roles
+    );
 
     // --- register: a pending account, its confirmation mail queued with it ---
     let ada = accounts
@@ -174,7 +212,55 @@ pub async fn run() -> Result {
     )?;
     println!("replayed refresh token: session revoked");
 
-    // --- log out everywhere (Roster has no deactivation use case in this crate yet) ---
+    // --- an administrator deactivates the account: its session is refused at once ---
+    let session = sessions.login(login_input(), &ctx).await?;
+    let admin_login = sessions.login(admin_login(), &ctx).await?;
+    let admin = Caller::User(Box::new(
+        sessions.authenticate(&admin_login.access_token).await?.user,
+    ));
+    let ada = administration.deactivate(&admin, ada.id, &ctx).await?;
+    ensure(
+        matches!(
+            sessions.authenticate(&session.access_token).await,
+            Err(AuthError::Revoked)
+        ),
+        "a deactivated user's access token is refused before it expires",
+    )?;
+    ensure(
+        sessions
+            .refresh(&session.refresh_token, &ctx)
+            .await
+            .is_err(),
+        "a deactivated user's refresh token is refused",
+    )?;
+    ensure(
+        matches!(
+            sessions.login(login_input(), &ctx).await,
+            Err(LoginError::AccountDeactivated)
+        ),
+        "a deactivated user cannot log in",
+    )?;
+    println!(
+        "deactivated by {}: status {}, session refused, login refused",
+        root.username.as_str(),
+        ada.status.as_str()
+    );
+    // The last administrator cannot deactivate itself.
+    ensure(
+        matches!(
+            administration.deactivate(&admin, root.id, &ctx).await,
+            Err(AdminError::LastAdmin)
+        ),
+        "the last active ADMIN stays",
+    )?;
+    let ada = administration.reactivate(&admin, ada.id, &ctx).await?;
+    ensure(
+        sessions.authenticate(&session.access_token).await.is_err(),
+        "reactivation does not revive the old session",
+    )?;
+    println!("reactivated: status {}", ada.status.as_str());
+
+    // --- log out everywhere ---
     let phone = sessions.login(login_input(), &ctx).await?;
     let laptop = sessions.login(login_input(), &ctx).await?;
     let caller = sessions.authenticate(&laptop.access_token).await?;

@@ -14,8 +14,11 @@
 //!   or your own code                   services::Sessions         ports::SessionRepository
 //!                                      services::MailDelivery     ports::AuditLog, Outbox
 //!                                      services::Cleanup          ports::Maintenance
-//!                                      (rules in user, role,      ports::PasswordHasher
-//!                                       session, token, audit)    ports::AccessTokens,
+//!                                      services::Administration   ports::UserAdministration
+//!                                      services::UserListing      ports::UserDirectory,
+//!                                      (rules in user, role,      CursorCodec
+//!                                       session, token, audit,    ports::PasswordHasher
+//!                                       policy, listing)          ports::AccessTokens,
 //!                                                                 SecretTokens, MailSender,
 //!                                                                 Clock
 //! ```
@@ -28,7 +31,9 @@
 //! * [`services`]: the use cases. [`services::Accounts`] registers, confirms, resets
 //!   passwords, updates and erases accounts; [`services::Sessions`] logs in, authenticates,
 //!   refreshes and logs out; [`services::MailDelivery`] drains the outbox;
-//!   [`services::Cleanup`] removes what went stale.
+//!   [`services::Cleanup`] removes what went stale; [`services::Administration`] changes
+//!   other users, roles and memberships, as [`policy::Policy`] allows;
+//!   [`services::UserListing`] answers filtered, paged lists of users.
 //! * [`error`]: per-field validation errors and the opaque [`InfraError`] of adapters.
 //!
 //! ## Wiring

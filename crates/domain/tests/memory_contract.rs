@@ -10,7 +10,9 @@
 
 use chrono::{TimeZone, Utc};
 use roster_domain::contract;
-use roster_domain::memory::{MemoryStore, TestAccessTokens, TestPasswordHasher, TestSecretTokens};
+use roster_domain::memory::{
+    MemoryStore, TestAccessTokens, TestCursorCodec, TestPasswordHasher, TestSecretTokens,
+};
 
 async fn store() -> contract::Store {
     MemoryStore::new().contract_store()
@@ -42,6 +44,16 @@ async fn audit_log_contract() {
 }
 
 #[tokio::test]
+async fn user_administration_contract() {
+    contract::user_administration_contract(store).await;
+}
+
+#[tokio::test]
+async fn user_directory_contract() {
+    contract::user_directory_contract(store).await;
+}
+
+#[tokio::test]
 async fn the_full_contract_holds_every_check_once() {
     let names: Vec<_> = contract::all_checks().iter().map(|c| c.name).collect();
     let mut unique = names.clone();
@@ -65,4 +77,9 @@ fn the_test_access_tokens_keep_the_access_tokens_contract() {
 #[test]
 fn the_test_secret_tokens_keep_the_secret_tokens_contract() {
     contract::secret_tokens_contract(&TestSecretTokens::new());
+}
+
+#[test]
+fn the_test_cursor_codec_keeps_the_cursor_codec_contract() {
+    contract::cursor_codec_contract(&TestCursorCodec::new());
 }

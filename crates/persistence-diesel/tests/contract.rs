@@ -17,7 +17,7 @@ use roster_domain::user::{UserId, UserStatus};
 use roster_persistence_diesel::testing::TestDatabase;
 use roster_persistence_diesel::{
     BackendKind, Database, DatabaseConfig, DieselAuditLog, DieselMaintenance, DieselOutbox,
-    DieselSessionRepository, DieselUserRepository,
+    DieselSessionRepository, DieselUserAdministration, DieselUserDirectory, DieselUserRepository,
 };
 use std::sync::Arc;
 
@@ -30,7 +30,9 @@ async fn store(kind: BackendKind) -> Store {
         Arc::new(DieselSessionRepository::new(database.clone())),
         Arc::new(DieselAuditLog::new(database.clone())),
         Arc::new(DieselOutbox::new(database.clone())),
-        Arc::new(DieselMaintenance::new(database)),
+        Arc::new(DieselMaintenance::new(database.clone())),
+        Arc::new(DieselUserAdministration::new(database.clone())),
+        Arc::new(DieselUserDirectory::new(database)),
     )
     .keeping(db)
 }
@@ -79,6 +81,8 @@ contract_on_both_backends!(
     outbox_contract,
     maintenance_contract,
     audit_log_contract,
+    user_administration_contract,
+    user_directory_contract,
 );
 
 async fn migrations_revert_and_reapply(kind: BackendKind) {

@@ -22,12 +22,13 @@
 //!
 //! The suite is split by port, one module and one entry point each:
 //! [`user_repository_contract`], [`session_repository_contract`], [`outbox_contract`],
-//! [`maintenance_contract`] and [`audit_log_contract`]; [`full_contract`] runs them all.
+//! [`maintenance_contract`], [`audit_log_contract`], [`user_administration_contract`] and
+//! [`user_directory_contract`]; [`full_contract`] runs them all.
 //! A check that fails panics (it is test code), after the runner has printed its name on
 //! standard error.
 //!
 //! The ports that hold no data take the adapter itself: [`password_hasher_contract`],
-//! [`access_tokens_contract`] and [`secret_tokens_contract`].
+//! [`access_tokens_contract`], [`secret_tokens_contract`] and [`cursor_codec_contract`].
 //!
 //! The checks drive concurrency by polling several calls at once in one task (no runtime is
 //! assumed). An adapter whose calls do real I/O runs them in parallel; an adapter that does
@@ -47,7 +48,10 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
-use crate::ports::{AuditLog, Maintenance, Outbox, SessionRepository, UserRepository};
+use crate::ports::{
+    AuditLog, Maintenance, Outbox, SessionRepository, UserAdministration, UserDirectory,
+    UserRepository,
+};
 
 use fixtures::{
     due_mail, is_live, login_event, new_user, plain, rotation, session_for, t0, user_with_session,
@@ -55,18 +59,22 @@ use fixtures::{
 };
 
 pub mod audit_log;
+pub mod directory;
 pub mod fixtures;
 pub mod maintenance;
 pub mod outbox;
 pub mod sessions;
+pub mod user_administration;
 pub mod users;
 
 // Ports that hold no data: each takes the adapter itself.
 pub mod access_tokens;
+pub mod cursor_codec;
 pub mod password_hasher;
 pub mod secret_tokens;
 
 pub use access_tokens::access_tokens_contract;
+pub use cursor_codec::cursor_codec_contract;
 pub use password_hasher::password_hasher_contract;
 pub use secret_tokens::secret_tokens_contract;
 
@@ -85,6 +93,10 @@ pub struct Store {
     pub outbox: Arc<dyn Outbox>,
     /// Housekeeping.
     pub maintenance: Arc<dyn Maintenance>,
+    /// Administration: changes of other users, roles, the audit log as read back.
+    pub admin: Arc<dyn UserAdministration>,
+    /// Lists of users.
+    pub directory: Arc<dyn UserDirectory>,
     /// Whatever must live as long as the ports (a throwaway database's guard), dropped with
     /// the store at the end of the check.
     pub keep_alive: Option<Box<dyn Any + Send + Sync>>,
@@ -98,6 +110,8 @@ impl Store {
         audit: Arc<dyn AuditLog>,
         outbox: Arc<dyn Outbox>,
         maintenance: Arc<dyn Maintenance>,
+        admin: Arc<dyn UserAdministration>,
+        directory: Arc<dyn UserDirectory>,
     ) -> Self {
         Self {
             users,
@@ -105,6 +119,8 @@ impl Store {
             audit,
             outbox,
             maintenance,
+            admin,
+            directory,
             keep_alive: None,
         }
     }
@@ -203,6 +219,24 @@ where
     run(&audit_log::checks(), make).await;
 }
 
+/// Runs every [`UserAdministration`] check (see [`user_administration`]).
+pub async fn user_administration_contract<F, Fut>(make: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Store>,
+{
+    run(&user_administration::checks(), make).await;
+}
+
+/// Runs every [`UserDirectory`] check (see [`directory`]).
+pub async fn user_directory_contract<F, Fut>(make: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Store>,
+{
+    run(&directory::checks(), make).await;
+}
+
 /// Every check of every port.
 pub fn all_checks() -> Vec<Check> {
     let mut all = users::checks();
@@ -210,6 +244,8 @@ pub fn all_checks() -> Vec<Check> {
     all.extend(outbox::checks());
     all.extend(maintenance::checks());
     all.extend(audit_log::checks());
+    all.extend(user_administration::checks());
+    all.extend(directory::checks());
     all
 }
 

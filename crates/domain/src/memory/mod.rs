@@ -3,26 +3,31 @@
 //!
 //! # Storage ports
 //!
-//! [`MemoryStore`] holds users, tokens, sessions, the outbox, the audit log and job leases
-//! behind one lock, and hands out one adapter per storage port, all sharing that data:
-//! [`MemoryUserRepository`], [`MemorySessionRepository`], [`MemoryAuditLog`],
-//! [`MemoryOutbox`] and [`MemoryMaintenance`]. They keep the same promises as the database
-//! adapters, and pass the same contract suite (`roster_domain::contract`):
+//! [`MemoryStore`] holds roles, users with their roles and tenant memberships, tokens,
+//! sessions, the outbox, the audit log and job leases behind one lock, and hands out one
+//! adapter per storage port, all sharing that data: [`MemoryUserRepository`],
+//! [`MemorySessionRepository`], [`MemoryAuditLog`], [`MemoryOutbox`], [`MemoryMaintenance`],
+//! [`MemoryUserAdministration`] and [`MemoryUserDirectory`]. They keep the same promises as
+//! the database adapters, and pass the same contract suite (`roster_domain::contract`):
 //!
 //! * every port call takes the lock once and checks everything before changing anything,
 //!   so a call is one transaction: all of its effects or none;
 //! * email, username and external id are unique, case-insensitively, across all accounts;
 //! * a one-time token is consumed at most once, a refresh token rotated at most once;
 //! * a revoked session stops working at once; erasing a user erases its sessions and tokens
-//!   (the audit log and the outbox keep theirs, as in the database).
+//!   (the audit log and the outbox keep theirs, as in the database);
+//! * the last active ADMIN cannot be demoted, deactivated or deleted, even by concurrent
+//!   calls (the guard runs under the same lock as the change); deactivation revokes every
+//!   live session in the same call.
 //!
 //! Nothing is persisted: the data lives as long as the store.
 //!
 //! # Other ports: test stand-ins, not for production
 //!
-//! [`TestPasswordHasher`], [`TestAccessTokens`], [`TestSecretTokens`] and [`TestMailbox`]
-//! keep their ports' semantics (a hash verifies only its own password, an access token
-//! expires at `exp`, a secret's hash is stable) but are **insecure by design**: fast, keyed
+//! [`TestPasswordHasher`], [`TestAccessTokens`], [`TestSecretTokens`], [`TestCursorCodec`]
+//! and [`TestMailbox`] keep their ports' semantics (a hash verifies only its own password, an
+//! access token expires at `exp`, a secret's hash is stable, a cursor opens only unaltered and
+//! for its own query) but are **insecure by design**: fast, keyed
 //! with fixed values, deterministic. The `Test` prefix is there so that nobody wires them
 //! into a service by mistake. For time, [`ManualClock`] (re-exported from [`crate::ports`]).
 //!
@@ -41,7 +46,10 @@
 //! ```
 
 mod access_tokens;
+mod admin;
 mod audit_log;
+mod cursor;
+mod directory;
 mod hasher;
 mod mailbox;
 mod maintenance;
@@ -50,7 +58,7 @@ mod secret_tokens;
 mod sessions;
 mod users;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Utc};
@@ -58,12 +66,17 @@ use uuid::Uuid;
 
 use crate::audit::AuditEvent;
 use crate::mail::OutgoingMail;
+use crate::ports::Role;
+use crate::role::RoleName;
 use crate::session::SessionId;
 use crate::token::TokenPurpose;
 use crate::user::{Email, PasswordHash, User, UserId};
 
 pub use access_tokens::TestAccessTokens;
+pub use admin::MemoryUserAdministration;
 pub use audit_log::MemoryAuditLog;
+pub use cursor::TestCursorCodec;
+pub use directory::MemoryUserDirectory;
 pub use hasher::{TEST_HASH_PREFIX, TestPasswordHasher};
 pub use mailbox::TestMailbox;
 pub use maintenance::MemoryMaintenance;
@@ -134,9 +147,59 @@ struct Lease {
     until: DateTime<Utc>,
 }
 
+/// The roles, by name: the built-in ones from the start, as the database's migration
+/// inserts them.
+#[derive(Debug)]
+struct Roles(BTreeMap<RoleName, Role>);
+
+impl Default for Roles {
+    fn default() -> Self {
+        let now = crate::ports::Clock::now(&crate::ports::SystemClock);
+        let built_in = [
+            (RoleName::ADMIN, "Everything"),
+            (
+                RoleName::MANAGER,
+                "Reads all users; edits profile fields of users who are not ADMIN",
+            ),
+            (RoleName::USER, "Own account only"),
+            (RoleName::MAINTAINER, "Own account only"),
+            (RoleName::CONTRIBUTOR, "Own account only"),
+        ];
+        Self(
+            built_in
+                .into_iter()
+                .filter_map(|(name, description)| {
+                    let name = RoleName::parse(name).ok()?;
+                    let role = Role {
+                        name: name.clone(),
+                        description: Some(description.to_owned()),
+                        built_in: true,
+                        created_at: now,
+                    };
+                    Some((name, role))
+                })
+                .collect(),
+        )
+    }
+}
+
+impl std::ops::Deref for Roles {
+    type Target = BTreeMap<RoleName, Role>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Roles {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
 /// Everything a [`MemoryStore`] holds.
 #[derive(Debug, Default)]
 struct State {
+    roles: Roles,
     users: HashMap<UserId, UserRecord>,
     tokens: HashMap<String, TokenRecord>,
     sessions: HashMap<SessionId, SessionRecord>,
@@ -198,7 +261,7 @@ impl Shared {
     }
 }
 
-/// Users, sessions, tokens, the outbox, the audit log and job leases, in memory.
+/// Roles, users, sessions, tokens, the outbox, the audit log and job leases, in memory.
 ///
 /// Cloning shares the data. Each `*()` method hands out a port adapter over it.
 #[derive(Debug, Clone, Default)]
@@ -220,6 +283,16 @@ impl MemoryStore {
     /// The [`crate::ports::SessionRepository`] over this store.
     pub fn sessions(&self) -> MemorySessionRepository {
         MemorySessionRepository::new(self.shared.clone())
+    }
+
+    /// The [`crate::ports::UserAdministration`] over this store.
+    pub fn admin(&self) -> MemoryUserAdministration {
+        MemoryUserAdministration::new(self.shared.clone())
+    }
+
+    /// The [`crate::ports::UserDirectory`] over this store.
+    pub fn directory(&self) -> MemoryUserDirectory {
+        MemoryUserDirectory::new(self.shared.clone())
     }
 
     /// The [`crate::ports::AuditLog`] over this store.
@@ -261,6 +334,8 @@ impl MemoryStore {
             Arc::new(self.audit_log()),
             Arc::new(self.outbox()),
             Arc::new(self.maintenance()),
+            Arc::new(self.admin()),
+            Arc::new(self.directory()),
         )
     }
 }

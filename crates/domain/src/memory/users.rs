@@ -40,13 +40,13 @@ fn token_record(token: &NewOneTimeToken) -> TokenRecord {
 
 impl State {
     /// Another account than `except` holding this email identity key.
-    fn email_taken(&self, key: &str, except: Option<UserId>) -> bool {
+    pub(super) fn email_taken(&self, key: &str, except: Option<UserId>) -> bool {
         self.users.values().any(|r| {
             Some(r.user.id) != except && r.user.email.as_ref().is_some_and(|e| e.key() == key)
         })
     }
 
-    fn username_taken(&self, key: &str, except: Option<UserId>) -> bool {
+    pub(super) fn username_taken(&self, key: &str, except: Option<UserId>) -> bool {
         self.users
             .values()
             .any(|r| Some(r.user.id) != except && r.user.username.key() == key)
@@ -125,6 +125,10 @@ impl UserRepository for MemoryUserRepository {
         }
         if state.users.contains_key(&user.id) {
             return Err(unexpected("a user with this id exists").into());
+        }
+        // Roles reference the roles table in the database.
+        if user.roles.iter().any(|r| !state.roles.contains_key(r)) {
+            return Err(unexpected("an unknown role").into());
         }
         if let Some(token) = &effects.token
             && (token.user_id != user.id || state.tokens.contains_key(token.hash.as_str()))
