@@ -15,9 +15,6 @@ use crate::role::RoleName;
 use crate::token::{NewOneTimeToken, TokenPurpose};
 use crate::user::{Email, Name, NewUser, Password, Profile, User, UserId, UserStatus, Username};
 
-/// How many `-N` suffixes registration tries before giving up on a derived username.
-const USERNAME_ATTEMPTS: u32 = 20;
-
 /// Ports used by [`Accounts`].
 #[derive(Clone)]
 pub struct AccountsPorts {
@@ -260,22 +257,7 @@ impl Accounts {
 
     /// Finds a free username: the requested one, or one derived from the email.
     async fn pick_username(&self, email: &Email, attempt: u32) -> Result<Username, InfraError> {
-        let base = Username::derive_base(email.local_part());
-        let mut n = 1 + attempt;
-        while n <= USERNAME_ATTEMPTS + attempt {
-            if let Some(candidate) = Username::candidate(&base, n)
-                && !self.ports.users.username_exists(&candidate).await?
-            {
-                return Ok(candidate);
-            }
-            n += 1;
-        }
-        // Very crowded base: fall back to a random suffix, unique in practice.
-        let suffix = &UserId::generate().as_uuid().simple().to_string()[20..];
-        let room = crate::user::MAX_USERNAME_LEN - suffix.len() - 1;
-        let base: String = base.chars().take(room).collect();
-        Username::parse(&format!("{base}-{suffix}"))
-            .map_err(|v| InfraError::unexpected(format!("derived username invalid: {v}")))
+        super::free_username(self.ports.users.as_ref(), email.local_part(), attempt).await
     }
 
     /// Registers a pending account, stores its confirmation token and queues the

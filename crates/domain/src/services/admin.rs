@@ -22,7 +22,6 @@ use crate::user::{
 };
 
 /// How many `-N` suffixes are tried for a username derived from an email.
-const USERNAME_ATTEMPTS: u32 = 20;
 /// Longest external id.
 pub const MAX_EXTERNAL_ID_LEN: usize = 128;
 /// Longest role description.
@@ -570,22 +569,7 @@ impl Administration {
                 ])));
             }
         };
-        let base = Username::derive_base(&source);
-        for n in (1 + attempt)..=(USERNAME_ATTEMPTS + attempt) {
-            if let Some(candidate) = Username::candidate(&base, n)
-                && !self.ports.users.username_exists(&candidate).await?
-            {
-                return Ok(candidate);
-            }
-        }
-        let suffix = &UserId::generate().as_uuid().simple().to_string()[20..];
-        let room = crate::user::MAX_USERNAME_LEN - suffix.len() - 1;
-        let base: String = base.chars().take(room).collect();
-        Username::parse(&format!("{base}-{suffix}")).map_err(|v| {
-            AdminError::Infra(InfraError::unexpected(format!(
-                "derived username invalid: {v}"
-            )))
-        })
+        Ok(super::free_username(self.ports.users.as_ref(), &source, attempt).await?)
     }
 
     /// Creates an active user (`POST /api/users`, `POST /internal/users`).

@@ -10,6 +10,38 @@ mod sessions;
 #[cfg(test)]
 mod tests;
 
+use crate::error::InfraError;
+use crate::ports::UserRepository;
+use crate::user::{UserId, Username};
+
+/// Candidates tried in order (`ada`, `ada-2`, ...) before a random suffix.
+const USERNAME_ATTEMPTS: u32 = 20;
+
+/// A free username made from `source` (an email's local part, an external id): its valid
+/// characters, padded to the minimum length, then the first of `base`, `base-2`, ... that no
+/// account holds, starting `attempt` candidates further on (a retry after a race); past
+/// [`USERNAME_ATTEMPTS`] candidates, the base with a random suffix.
+async fn free_username(
+    users: &dyn UserRepository,
+    source: &str,
+    attempt: u32,
+) -> Result<Username, InfraError> {
+    let base = Username::derive_base(source);
+    for n in (1 + attempt)..=(USERNAME_ATTEMPTS + attempt) {
+        if let Some(candidate) = Username::candidate(&base, n)
+            && !users.username_exists(&candidate).await?
+        {
+            return Ok(candidate);
+        }
+    }
+    // A very crowded base: a random suffix, unique in practice.
+    let suffix = &UserId::generate().as_uuid().simple().to_string()[20..];
+    let room = crate::user::MAX_USERNAME_LEN - suffix.len() - 1;
+    let base: String = base.chars().take(room).collect();
+    Username::parse(&format!("{base}-{suffix}"))
+        .map_err(|v| InfraError::unexpected(format!("derived username invalid: {v}")))
+}
+
 pub use accounts::{
     Accounts, AccountsConfig, AccountsPorts, BootstrapError, ConfirmError, NewAdmin, RegisterError,
     RegisterInput, ResetPasswordError,
