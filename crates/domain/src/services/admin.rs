@@ -2,6 +2,7 @@
 //! accounts, roles and tenant memberships, and the audit log. Every operation asks the
 //! [`Policy`] first.
 
+use super::{not_null, optional};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -230,23 +231,6 @@ pub fn parse_external_id(raw: &str) -> Result<String, Violation> {
             "invalid_external_id",
             "external_id must be 1 to 128 of A-Za-z0-9_.:- (an email address is not an id)",
         ))
-    }
-}
-
-fn required(field: &str) -> FieldError {
-    FieldError::new(field, "required", format!("{field} must not be null"))
-}
-
-fn optional<T>(
-    errors: &mut Collector,
-    field: &str,
-    raw: Option<&Option<String>>,
-    parse: impl Fn(&str) -> Result<T, Violation>,
-) -> Option<Option<Option<T>>> {
-    match raw {
-        None => Some(None),
-        Some(None) => Some(Some(None)),
-        Some(Some(raw)) => errors.field(field, parse(raw)).map(|v| Some(Some(v))),
     }
 }
 
@@ -662,14 +646,9 @@ impl Administration {
     fn check_update(&self, input: &AdminUpdateInput) -> Result<FieldChanges, AdminError> {
         let today = self.ports.clock.now().date_naive();
         let mut errors = Collector::new();
-        let username = match &input.username {
-            None => Some(None),
-            Some(None) => {
-                errors.push(required("username"));
-                None
-            }
-            Some(Some(raw)) => errors.field("username", Username::parse(raw)).map(Some),
-        };
+        let username = not_null(&mut errors, "username", input.username.as_ref(), |raw| {
+            Username::parse(raw)
+        });
         let name = optional(&mut errors, "name", input.name.as_ref(), Name::parse);
         let phone = optional(&mut errors, "phone", input.phone.as_ref(), Phone::parse);
         let avatar_url = optional(
@@ -683,32 +662,21 @@ impl Administration {
             Some(None) => Some(Some(Profile::default())),
             Some(Some(raw)) => Profile::parse(raw, today, &mut errors).map(Some),
         };
-        let email = match &input.email {
-            None => Some(None),
-            Some(None) => {
-                errors.push(required("email"));
-                None
-            }
-            Some(Some(raw)) => errors.field("email", Email::parse(raw)).map(Some),
-        };
-        let email_verified = match &input.email_verified {
-            None => Some(None),
-            Some(None) => {
-                errors.push(required("email_verified"));
-                None
-            }
-            Some(Some(v)) => Some(Some(*v)),
-        };
-        let external_id = match &input.external_id {
-            None => Some(None),
-            Some(None) => {
-                errors.push(required("external_id"));
-                None
-            }
-            Some(Some(raw)) => errors
-                .field("external_id", parse_external_id(raw))
-                .map(Some),
-        };
+        let email = not_null(&mut errors, "email", input.email.as_ref(), |raw| {
+            Email::parse(raw)
+        });
+        let email_verified = not_null(
+            &mut errors,
+            "email_verified",
+            input.email_verified.as_ref(),
+            |v| Ok(*v),
+        );
+        let external_id = not_null(
+            &mut errors,
+            "external_id",
+            input.external_id.as_ref(),
+            |raw| parse_external_id(raw),
+        );
         errors.finish()?;
         let (
             Some(username),

@@ -10,9 +10,47 @@ mod sessions;
 #[cfg(test)]
 mod tests;
 
-use crate::error::InfraError;
+use crate::error::{Collector, FieldError, InfraError, Violation};
 use crate::ports::UserRepository;
 use crate::user::{UserId, Username};
+
+/// The refusal of a present `null` for a field that cannot be cleared.
+fn required(field: &str) -> FieldError {
+    FieldError::new(field, "required", format!("{field} must not be null"))
+}
+
+/// A field that can be cleared: `Some(Some(v))` parsed, `Some(None)` cleared, `None`
+/// unchanged; `None` overall when parsing failed (the violation is in `errors`).
+fn optional<T>(
+    errors: &mut Collector,
+    field: &str,
+    raw: Option<&Option<String>>,
+    parse: impl Fn(&str) -> Result<T, Violation>,
+) -> Option<Option<Option<T>>> {
+    match raw {
+        None => Some(None),
+        Some(None) => Some(Some(None)),
+        Some(Some(raw)) => errors.field(field, parse(raw)).map(|v| Some(Some(v))),
+    }
+}
+
+/// A field that cannot be cleared: `Some(Some(v))` parsed, `Some(None)` unchanged; a present
+/// `null` is refused as [`required`]. `None` when refused (the violation is in `errors`).
+fn not_null<R, T>(
+    errors: &mut Collector,
+    field: &str,
+    raw: Option<&Option<R>>,
+    parse: impl FnOnce(&R) -> Result<T, Violation>,
+) -> Option<Option<T>> {
+    match raw {
+        None => Some(None),
+        Some(None) => {
+            errors.push(required(field));
+            None
+        }
+        Some(Some(raw)) => errors.field(field, parse(raw)).map(Some),
+    }
+}
 
 /// Candidates tried in order (`ada`, `ada-2`, ...) before a random suffix.
 const USERNAME_ATTEMPTS: u32 = 20;

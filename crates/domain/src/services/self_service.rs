@@ -1,5 +1,6 @@
 //! Self-service: a user changes or erases their own account.
 
+use super::{not_null, optional, required};
 use crate::audit::{Actor, AuditAction, AuditEvent, RequestContext};
 use crate::error::{Collector, FieldError, InfraError, ValidationErrors};
 use crate::mail::{MailKind, OutgoingMail};
@@ -76,24 +77,6 @@ pub enum DeleteMeError {
     Infra(#[from] InfraError),
 }
 
-fn required(field: &str) -> FieldError {
-    FieldError::new(field, "required", format!("{field} must not be null"))
-}
-
-/// `Some(Some(v))` parsed, `Some(None)` cleared, `None` unchanged.
-fn optional<T>(
-    errors: &mut Collector,
-    field: &str,
-    raw: Option<&Option<String>>,
-    parse: impl Fn(&str) -> Result<T, crate::error::Violation>,
-) -> Option<Option<Option<T>>> {
-    match raw {
-        None => Some(None),
-        Some(None) => Some(Some(None)),
-        Some(Some(raw)) => errors.field(field, parse(raw)).map(|v| Some(Some(v))),
-    }
-}
-
 impl Accounts {
     /// Whether `current` is the password of `user`, spending a full verification either way.
     async fn current_password_matches(
@@ -128,14 +111,9 @@ impl Accounts {
         let me = &principal.user;
         let now = self.ports.clock.now();
         let mut errors = Collector::new();
-        let username = match &input.username {
-            None => Some(None),
-            Some(None) => {
-                errors.push(required("username"));
-                None
-            }
-            Some(Some(raw)) => errors.field("username", Username::parse(raw)).map(Some),
-        };
+        let username = not_null(&mut errors, "username", input.username.as_ref(), |raw| {
+            Username::parse(raw)
+        });
         let name = optional(&mut errors, "name", input.name.as_ref(), Name::parse);
         let phone = optional(&mut errors, "phone", input.phone.as_ref(), Phone::parse);
         let avatar_url = optional(
@@ -149,14 +127,9 @@ impl Accounts {
             Some(None) => Some(Some(Profile::default())),
             Some(Some(raw)) => Profile::parse(raw, now.date_naive(), &mut errors).map(Some),
         };
-        let email = match &input.email {
-            None => Some(None),
-            Some(None) => {
-                errors.push(required("email"));
-                None
-            }
-            Some(Some(raw)) => errors.field("email", Email::parse(raw)).map(Some),
-        };
+        let email = not_null(&mut errors, "email", input.email.as_ref(), |raw| {
+            Email::parse(raw)
+        });
         let identities: Vec<String> = [
             input.email.clone().flatten(),
             input.username.clone().flatten(),
