@@ -4,6 +4,7 @@
 # guide cannot drift from what the service does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq >/dev/null; }
 . scripts/lib/serve.sh
 trap stop_roster EXIT
 
